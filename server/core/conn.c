@@ -1,0 +1,924 @@
+/*
+ * conn.c - a client connection: reading and parsing, the protocol
+ * operations (CONNECT, PUB/HPUB, SUB, UNSUB, PING/PONG), message delivery,
+ * buffered output, liveness (auth timeout, PINGs, write deadline) and
+ * slow-consumer handling, following nats-server 2.9.10's client.go.
+ *
+ * Output: every byte for a connection is copied into its chain of output
+ * blocks; the connection joins the server's flush list and is written with
+ * one sendv at the end of the loop turn.  What the socket does not take
+ * stays queued and the connection watches for writability.
+ *
+ * Invariants: a closed connection has no subscriptions in any sublist, no
+ * socket and no armed timers; out_pending equals the sum of unsent bytes of
+ * its blocks; a struct sub is freed only at turn end (delivery may still be
+ * holding a match result that points to it).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/assert.h"
+#include "../lib/json.h"
+#include "server_int.h"
+#include "subject.h"
+
+#define ERR_UNKNOWN_OP "Unknown Protocol Operation"
+#define RTT_MEASUREMENT_INTERVAL_NS (3600LL * 1000000000LL)
+
+static void conn_io(void *arg, int sock, unsigned events);
+
+/* ------------------------------------------------------------- output */
+
+static void conn_schedule_flush(struct conn *c)
+{
+	if (c->in_flush_list || c->closed)
+		return;
+	c->in_flush_list = true;
+	c->flush_next = c->srv->flush_list;
+	c->srv->flush_list = c;
+}
+
+static void conn_slow_consumer_pending(struct conn *c)
+{
+	struct server *s = c->srv;
+	s->stats.slow_consumers++;
+	LOGW(&s->log, "%s:%d - cid:%llu - \"%s\" - Slow Consumer Detected: "
+	     "MaxPending of %lld Exceeded", c->ip, c->port,
+	     (unsigned long long)c->cid, c->name ? c->name : "",
+	     (long long)s->opts->max_pending);
+	conn_close(c, CLOSE_SLOW_PENDING);
+}
+
+/* Queues len bytes.  Returns false when the connection is (now) closed. */
+static bool conn_queue(struct conn *c, const void *data, size_t len)
+{
+	if (c->closed)
+		return false;
+	if (c->out_pending + len > (size_t)c->srv->opts->max_pending &&
+	    c->srv->opts->max_pending > 0) {
+		conn_slow_consumer_pending(c);
+		return false;
+	}
+	const char *p = data;
+	while (len > 0) {
+		struct outblk *b = c->out_tail;
+		if (b == NULL || b->end == OUTBLK_SIZE) {
+			b = server_blk_get(c->srv);
+			if (b == NULL) {
+				conn_close(c, CLOSE_WRITE_ERROR);
+				return false;
+			}
+			if (c->out_tail != NULL)
+				c->out_tail->next = b;
+			else
+				c->out_head = b;
+			c->out_tail = b;
+		}
+		size_t n = MIN(len, (size_t)(OUTBLK_SIZE - b->end));
+		memcpy(b->data + b->end, p, n);
+		b->end += (uint32_t)n;
+		p += n;
+		len -= n;
+		c->out_pending += n;
+	}
+	conn_schedule_flush(c);
+	return true;
+}
+
+/* -ERR 'text'; the caller decides whether to close. */
+static void conn_send_err(struct conn *c, const char *text)
+{
+	struct buf *b = &c->srv->scratch;
+	buf_reset(b);
+	buf_appendf(b, "-ERR '%s'\r\n", text);
+	conn_queue(c, b->data, b->len);
+	LOGD(&c->srv->log, "%s:%d - cid:%llu - Client error: %s", c->ip,
+	     c->port, (unsigned long long)c->cid, text);
+}
+
+static void conn_send_ok(struct conn *c)
+{
+	conn_queue(c, "+OK\r\n", 5);
+}
+
+static void deadline_arm(struct conn *c, int64_t now)
+{
+	c->stall_since_ns = now;
+	struct env *e = c->srv->env;
+	e->timer_arm(e, c->deadline_timer, now + c->srv->opts->write_deadline_ns);
+}
+
+void conn_flush(struct conn *c)
+{
+	struct server *s = c->srv;
+	struct env *e = s->env;
+	while (c->out_pending > 0 && !c->closed) {
+		struct iovec iov[64];
+		int n = 0;
+		for (struct outblk *b = c->out_head; b != NULL && n < 64; b = b->next)
+			iov[n++] = (struct iovec){ b->data + b->start,
+						   b->end - b->start };
+		long w = e->sock_sendv(e, c->sock, iov, n);
+		if (w == ENV_EAGAIN)
+			break;
+		if (w < 0) {
+			conn_close(c, CLOSE_WRITE_ERROR);
+			return;
+		}
+		size_t left = (size_t)w;
+		c->out_pending -= left;
+		while (left > 0) {
+			struct outblk *b = c->out_head;
+			size_t avail = b->end - b->start;
+			if (left < avail) {
+				b->start += (uint32_t)left;
+				break;
+			}
+			left -= avail;
+			c->out_head = b->next;
+			if (c->out_head == NULL)
+				c->out_tail = NULL;
+			server_blk_put(s, b);
+		}
+		if (w > 0 && c->out_pending > 0)
+			deadline_arm(c, env_now_mono_ns(e));
+	}
+	if (c->closed)
+		return;
+	bool pending = c->out_pending > 0;
+	if (pending && c->stall_since_ns == 0)
+		deadline_arm(c, env_now_mono_ns(e));
+	if (!pending && c->stall_since_ns != 0) {
+		c->stall_since_ns = 0;
+		e->timer_disarm(e, c->deadline_timer);
+	}
+	if (pending != c->want_write) {
+		c->want_write = pending;
+		e->sock_watch(e, c->sock, ENV_EV_READ | (pending ? ENV_EV_WRITE : 0),
+			      conn_io, c);
+	}
+}
+
+static void conn_deadline_fired(void *arg, int timer)
+{
+	struct conn *c = arg;
+	UNUSED(timer);
+	if (c->closed || c->out_pending == 0)
+		return;
+	struct server *s = c->srv;
+	s->stats.slow_consumers++;
+	LOGW(&s->log, "%s:%d - cid:%llu - Slow Consumer Detected: WriteDeadline "
+	     "of %lldms exceeded with %zu bytes pending", c->ip, c->port,
+	     (unsigned long long)c->cid,
+	     (long long)(s->opts->write_deadline_ns / 1000000), c->out_pending);
+	conn_close(c, CLOSE_SLOW_DEADLINE);
+}
+
+/* ------------------------------------------------------------- liveness */
+
+static void conn_ping_fired(void *arg, int timer);
+
+static void conn_arm_ping(struct conn *c, int64_t delay_ns)
+{
+	struct env *e = c->srv->env;
+	e->timer_arm(e, c->ping_timer, env_now_mono_ns(e) + delay_ns);
+}
+
+/* After CONNECT: min(ping_interval, 2 s) plus up to 20 % random. */
+static void conn_arm_first_ping(struct conn *c)
+{
+	int64_t d = c->srv->opts->ping_interval_ns;
+	if (d > 2000000000LL)
+		d = 2000000000LL;
+	if (d / 5 > 0)
+		d += (int64_t)prng_below(&c->srv->prng, (uint64_t)(d / 5));
+	conn_arm_ping(c, d);
+}
+
+static void conn_ping_fired(void *arg, int timer)
+{
+	struct conn *c = arg;
+	UNUSED(timer);
+	if (c->closed)
+		return;
+	struct server *s = c->srv;
+	int64_t now = env_now_mono_ns(s->env);
+	int64_t interval = s->opts->ping_interval_ns;
+	/* Like the reference: activity or a PING from the peer within the
+	 * interval makes ours unnecessary, except that a round-trip time is
+	 * measured at least once an hour (so the first timer always pings). */
+	bool need_rtt = c->rtt_ping_ns == 0 ||
+			now - c->rtt_ping_ns > RTT_MEASUREMENT_INTERVAL_NS;
+	bool send = need_rtt || (now - c->last_activity_ns >= interval &&
+				 now - c->last_ping_in_ns >= interval);
+	if (send) {
+		if (c->pings_out + 1 > s->opts->ping_max) {
+			LOGD(&s->log, "%s:%d - cid:%llu - Stale Client Connection "
+			     "- Closing", c->ip, c->port, (unsigned long long)c->cid);
+			conn_send_err(c, "Stale Connection");
+			conn_close(c, CLOSE_STALE);
+			return;
+		}
+		c->pings_out++;
+		c->rtt_ping_ns = now;
+		conn_queue(c, "PING\r\n", 6);
+	}
+	conn_arm_ping(c, interval);
+}
+
+static void conn_auth_fired(struct conn *c)
+{
+	conn_send_err(c, "Authentication Timeout");
+	conn_close(c, CLOSE_AUTH_TIMEOUT);
+}
+
+static void conn_auth_timer_fired(void *arg, int timer)
+{
+	struct conn *c = arg;
+	UNUSED(timer);
+	if (!c->closed && !c->connected)
+		conn_auth_fired(c);
+}
+
+/* ------------------------------------------------------- subscriptions */
+
+static void sub_free(struct server *s, struct sub *sub)
+{
+	mem_free(&s->mem, sub->subject);
+	mem_free(&s->mem, sub->queue);
+	mem_free(&s->mem, sub->sid);
+	mem_free(&s->mem, sub);
+}
+
+/* Removes sub from the account and the connection; the memory is freed at
+ * turn end because a match result may still point to it. */
+static void conn_unsubscribe(struct conn *c, struct sub *sub)
+{
+	struct server *s = c->srv;
+	int rc = sublist_remove(c->acc->sl, sub);
+	ASSERT(rc == SUBLIST_OK);
+	void *v = hmap_del(&c->subs, sub->sid, sub->sid_len);
+	ASSERT(v == sub);
+	c->nsubs--;
+	s->stats.subscriptions--;
+	sub->next_free = s->dead_subs;
+	s->dead_subs = sub;
+}
+
+/* ------------------------------------------------------------ delivery */
+
+struct pubmsg {
+	const char *subject;
+	size_t subject_len;
+	const char *reply;
+	size_t reply_len;
+	const char *data;       /* header block then payload */
+	size_t header_len;
+	size_t total_len;
+};
+
+static size_t put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return n;
+}
+
+/* Writes one MSG/HMSG to sub's connection.  Returns true if delivered. */
+static bool conn_deliver(struct conn *pub, struct sub *sub,
+			 const struct pubmsg *m)
+{
+	struct conn *c = sub->conn;
+	if (c->closed || (c == pub && !c->echo))
+		return false;
+	if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs)
+		return false;
+	sub->delivered++;
+	bool hdr = m->header_len > 0 && c->headers;
+	const char *body = m->data;
+	size_t size = m->total_len;
+	if (m->header_len > 0 && !hdr) {
+		body += m->header_len;
+		size -= m->header_len;
+	}
+	char line[64 + 4096];
+	char *p = line;
+	size_t need = m->subject_len + sub->sid_len + m->reply_len + 64;
+	struct buf *big = NULL;
+	if (need > sizeof(line)) {
+		big = &c->srv->scratch;
+		buf_reset(big);
+		if (!buf_reserve(big, need))
+			return false;
+		p = big->data;
+	}
+	char *q = p;
+	q += hdr ? put(q, "HMSG ", 5) : put(q, "MSG ", 4);
+	q += put(q, m->subject, m->subject_len);
+	*q++ = ' ';
+	q += put(q, sub->sid, sub->sid_len);
+	*q++ = ' ';
+	if (m->reply_len > 0) {
+		q += put(q, m->reply, m->reply_len);
+		*q++ = ' ';
+	}
+	if (hdr) {
+		q += fmt_u64(q, m->header_len);
+		*q++ = ' ';
+	}
+	q += fmt_u64(q, size);
+	*q++ = '\r';
+	*q++ = '\n';
+	if (!conn_queue(c, p, (size_t)(q - p)) || !conn_queue(c, body, size) ||
+	    !conn_queue(c, "\r\n", 2))
+		return false;
+	c->out_msgs++;
+	c->out_bytes += size;
+	c->srv->stats.out_msgs++;
+	c->srv->stats.out_bytes += size;
+	if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs)
+		conn_unsubscribe(c, sub);
+	return true;
+}
+
+/* One member of a queue group, chosen at random among those that can take
+ * the message (open, and not the publisher itself when echo is off). */
+static bool conn_deliver_queue(struct conn *pub,
+			       const struct sublist_qgroup *g,
+			       const struct pubmsg *m)
+{
+	if (g->nsubs == 0)
+		return false;
+	size_t start = (size_t)prng_below(&pub->srv->prng, g->nsubs);
+	for (size_t i = 0; i < g->nsubs; i++) {
+		struct sub *sub = g->subs[(start + i) % g->nsubs];
+		if (conn_deliver(pub, sub, m))
+			return true;
+	}
+	return false;
+}
+
+/* The publisher's first plain subscription matching the reply subject
+ * (the reference's subForReply), for the no-responders status. */
+static void conn_send_no_responders(struct conn *c, const struct pubmsg *m)
+{
+	struct sublist_result *r = sublist_match(c->acc->sl, m->reply,
+						 m->reply_len);
+	if (r == NULL)
+		return;
+	struct sub *sub = NULL;
+	for (size_t i = 0; i < r->npsubs && sub == NULL; i++)
+		if (r->psubs[i]->conn == c)
+			sub = r->psubs[i];
+	sublist_result_release(c->acc->sl, r);
+	if (sub == NULL)
+		return;
+	struct buf *b = &c->srv->scratch;
+	buf_reset(b);
+	buf_append(b, "HMSG ", 5);
+	buf_append(b, m->reply, m->reply_len);
+	buf_append_char(b, ' ');
+	buf_append(b, sub->sid, sub->sid_len);
+	buf_append_str(b, " 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+	conn_queue(c, b->data, b->len);
+}
+
+static void conn_route_msg(struct conn *c, const struct pubmsg *m)
+{
+	struct sublist_result *r = sublist_match(c->acc->sl, m->subject,
+						 m->subject_len);
+	if (r == NULL)
+		return;
+	bool delivered = false;
+	for (size_t i = 0; i < r->npsubs; i++)
+		delivered |= conn_deliver(c, r->psubs[i], m);
+	for (size_t i = 0; i < r->nqgroups; i++)
+		delivered |= conn_deliver_queue(c, &r->qgroups[i], m);
+	sublist_result_release(c->acc->sl, r);
+	if (!delivered && m->reply_len > 0 && c->no_responders && !c->closed)
+		conn_send_no_responders(c, m);
+}
+
+/* ---------------------------------------------------------- operations */
+
+static bool has_prefix(const char *s, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return len > n && memcmp(s, prefix, n) == 0;
+}
+
+static bool reply_is_reserved(const char *r, size_t len)
+{
+	return has_prefix(r, len, "_R_.") || has_prefix(r, len, "$JS.ACK.") ||
+	       has_prefix(r, len, "_GR_.");
+}
+
+static void conn_pub_violation(struct conn *c, const char *what,
+			       const char *subj, size_t len)
+{
+	struct buf tmp;
+	buf_init(&tmp, &c->srv->mem);
+	buf_appendf(&tmp, "Permissions Violation for Publish %s \"%.*s\"", what,
+		    (int)len, subj);
+	conn_send_err(c, tmp.oom ? "Permissions Violation" : tmp.data);
+	buf_free(&tmp);
+}
+
+static int conn_process_pub(struct conn *c, const struct cp_msg *m)
+{
+	struct server *s = c->srv;
+	if (m->op == CP_OP_HPUB && !c->headers) {
+		conn_close(c, CLOSE_PROTOCOL_VIOLATION);
+		return -1;
+	}
+	c->in_msgs++;
+	c->in_bytes += m->total_len;
+	s->stats.in_msgs++;
+	s->stats.in_bytes += m->total_len;
+	if (c->pedantic &&
+	    !subject_is_valid_literal(m->subject.ptr, m->subject.len))
+		conn_send_err(c, "Invalid Publish Subject");
+	if (has_prefix(m->subject.ptr, m->subject.len, "$GNR.")) {
+		conn_pub_violation(c, "to", m->subject.ptr, m->subject.len);
+		return 0;
+	}
+	if (m->reply.len > 0 && reply_is_reserved(m->reply.ptr, m->reply.len)) {
+		conn_pub_violation(c, "with Reply of", m->reply.ptr, m->reply.len);
+		return 0;
+	}
+	if (c->verbose)
+		conn_send_ok(c);
+	struct pubmsg pm = { m->subject.ptr, m->subject.len, m->reply.ptr,
+			     m->reply.len, m->payload, m->header_len,
+			     m->total_len };
+	conn_route_msg(c, &pm);
+	return c->closed ? -1 : 0;
+}
+
+static int conn_process_sub(struct conn *c, const struct cp_msg *m)
+{
+	struct server *s = c->srv;
+	if (m->queue.len > 0 && m->queue.len == 5 &&
+	    memcmp(m->queue.ptr, "_sys_", 5) == 0) {
+		struct buf tmp;
+		buf_init(&tmp, &s->mem);
+		buf_appendf(&tmp, "Permissions Violation for Subscription to "
+			    "\"%.*s\" using queue \"_sys_\"", (int)m->subject.len,
+			    m->subject.ptr);
+		conn_send_err(c, tmp.oom ? "Permissions Violation" : tmp.data);
+		buf_free(&tmp);
+		return 0;
+	}
+	if (s->opts->max_sub_tokens > 0 &&
+	    subject_token_count(m->subject.ptr, m->subject.len) >
+		    (size_t)s->opts->max_sub_tokens) {
+		struct buf tmp;
+		buf_init(&tmp, &s->mem);
+		buf_appendf(&tmp, "Permissions Violation for Subscription to "
+			    "\"%.*s\", too many tokens", (int)m->subject.len,
+			    m->subject.ptr);
+		conn_send_err(c, tmp.oom ? "Permissions Violation" : tmp.data);
+		buf_free(&tmp);
+		return 0;
+	}
+	if (s->opts->max_subscriptions > 0 &&
+	    c->nsubs >= (uint64_t)s->opts->max_subscriptions) {
+		conn_send_err(c, "maximum subscriptions exceeded");
+		return 0;
+	}
+	if (hmap_get(&c->subs, m->sid.ptr, m->sid.len) != NULL) {
+		if (c->verbose)
+			conn_send_ok(c);
+		return 0;
+	}
+	struct sub *sub = mem_calloc(&s->mem, 1, sizeof(*sub));
+	if (sub == NULL)
+		goto nomem;
+	sub->conn = c;
+	sub->queue_weight = 1;
+	sub->subject = mem_strndup(&s->mem, m->subject.ptr, m->subject.len);
+	sub->subject_len = m->subject.len;
+	sub->sid = mem_strndup(&s->mem, m->sid.ptr, m->sid.len);
+	sub->sid_len = m->sid.len;
+	if (m->queue.len > 0) {
+		sub->queue = mem_strndup(&s->mem, m->queue.ptr, m->queue.len);
+		sub->queue_len = m->queue.len;
+	}
+	if (sub->subject == NULL || sub->sid == NULL ||
+	    (m->queue.len > 0 && sub->queue == NULL))
+		goto nomem_sub;
+	int rc = sublist_insert(c->acc->sl, sub);
+	if (rc == SUBLIST_ERR_INVALID_SUBJECT) {
+		sub_free(s, sub);
+		conn_send_err(c, "Invalid Subject");
+		return 0;
+	}
+	if (rc != SUBLIST_OK)
+		goto nomem_sub;
+	if (!hmap_put(&c->subs, sub->sid, sub->sid_len, sub)) {
+		sublist_remove(c->acc->sl, sub);
+		goto nomem_sub;
+	}
+	c->nsubs++;
+	s->stats.subscriptions++;
+	if (c->verbose)
+		conn_send_ok(c);
+	return 0;
+nomem_sub:
+	sub_free(s, sub);
+nomem:
+	conn_send_err(c, "maximum subscriptions exceeded");
+	return 0;
+}
+
+static int conn_process_unsub(struct conn *c, const struct cp_msg *m)
+{
+	struct sub *sub = hmap_get(&c->subs, m->sid.ptr, m->sid.len);
+	if (sub != NULL) {
+		if (m->max_msgs > 0 && (uint64_t)m->max_msgs > sub->delivered)
+			sub->max_msgs = (uint64_t)m->max_msgs;
+		else
+			conn_unsubscribe(c, sub);
+	}
+	if (c->verbose)
+		conn_send_ok(c);
+	return 0;
+}
+
+struct connect_fields {
+	char *user, *pass, *token, *nkey, *sig, *jwt, *account;
+	bool new_account;
+};
+
+static void connect_fields_free(struct mem *mem, struct connect_fields *f)
+{
+	mem_free(mem, f->user);
+	mem_free(mem, f->pass);
+	mem_free(mem, f->token);
+	mem_free(mem, f->nkey);
+	mem_free(mem, f->sig);
+	mem_free(mem, f->jwt);
+	mem_free(mem, f->account);
+}
+
+/* Reads a bool field like Go's decoder: absent or null keeps the value, a
+ * value of another type is an error. */
+static bool connect_bool(const struct json_doc *d, const char *key, bool *v)
+{
+	int t = json_obj_get_fold(d, 0, key);
+	if (t < 0 || json_type_of(d, t) == JSON_NULL)
+		return true;
+	return json_get_bool(d, t, v);
+}
+
+static bool connect_string(struct mem *mem, const struct json_doc *d,
+			   const char *key, char **out)
+{
+	int t = json_obj_get_fold(d, 0, key);
+	if (t < 0 || json_type_of(d, t) == JSON_NULL)
+		return true;
+	if (json_type_of(d, t) != JSON_STRING)
+		return false;
+	struct buf b;
+	buf_init(&b, mem);
+	if (!json_get_string(d, t, &b) || !buf_reserve(&b, 0)) {
+		buf_free(&b);
+		return false;
+	}
+	mem_free(mem, *out);
+	*out = b.data;
+	return true;
+}
+
+/* Reads CONNECT's JSON into c's options; false when it is malformed or a
+ * field has the wrong type (the reference closes without -ERR then).
+ * Absent fields keep their values. */
+static bool conn_read_connect(struct conn *c, const char *json, size_t len,
+			      struct connect_fields *f)
+{
+	struct mem *mem = &c->srv->mem;
+	struct json_doc d;
+	if (json_parse(&d, mem, json, len) != 0)
+		return false;
+	bool ok = json_type_of(&d, 0) == JSON_OBJECT;
+	ok = ok && connect_bool(&d, "verbose", &c->verbose);
+	ok = ok && connect_bool(&d, "pedantic", &c->pedantic);
+	ok = ok && connect_bool(&d, "echo", &c->echo);
+	ok = ok && connect_bool(&d, "headers", &c->headers);
+	ok = ok && connect_bool(&d, "no_responders", &c->no_responders);
+	ok = ok && connect_bool(&d, "new_account", &f->new_account);
+	bool tls = false;
+	ok = ok && connect_bool(&d, "tls_required", &tls);
+	int t = json_obj_get_fold(&d, 0, "protocol");
+	int64_t proto = c->protocol;
+	if (ok && t >= 0 && json_type_of(&d, t) != JSON_NULL)
+		ok = json_get_int(&d, t, &proto) && proto >= INT32_MIN &&
+		     proto <= INT32_MAX;
+	c->protocol = (int)proto;
+	ok = ok && connect_string(mem, &d, "name", &c->name);
+	ok = ok && connect_string(mem, &d, "lang", &c->lang);
+	ok = ok && connect_string(mem, &d, "version", &c->version);
+	ok = ok && connect_string(mem, &d, "user", &f->user);
+	ok = ok && connect_string(mem, &d, "pass", &f->pass);
+	ok = ok && connect_string(mem, &d, "auth_token", &f->token);
+	ok = ok && connect_string(mem, &d, "nkey", &f->nkey);
+	ok = ok && connect_string(mem, &d, "sig", &f->sig);
+	ok = ok && connect_string(mem, &d, "jwt", &f->jwt);
+	ok = ok && connect_string(mem, &d, "account", &f->account);
+	json_doc_free(&d);
+	return ok;
+}
+
+static void conn_auth_violation(struct conn *c)
+{
+	LOGE(&c->srv->log, "%s:%d - cid:%llu - authentication error", c->ip,
+	     c->port, (unsigned long long)c->cid);
+	conn_send_err(c, "Authorization Violation");
+	conn_close(c, CLOSE_AUTH_VIOLATION);
+}
+
+static int conn_process_connect(struct conn *c, const struct cp_msg *m)
+{
+	struct server *s = c->srv;
+	struct env *e = s->env;
+	if (!c->connected)
+		e->timer_disarm(e, c->auth_timer);
+	c->last_activity_ns = env_now_mono_ns(e);
+	conn_arm_first_ping(c);
+	struct connect_fields f = { 0 };
+	if (!conn_read_connect(c, m->arg.ptr, m->arg.len, &f)) {
+		connect_fields_free(&s->mem, &f);
+		conn_close(c, CLOSE_PROTOCOL_VIOLATION);
+		return -1;
+	}
+	if (s->opts->no_header_support)
+		c->headers = false;
+	struct auth_request req = { f.user, f.pass, f.token, f.nkey, f.sig,
+				    f.jwt };
+	bool ok = auth_check_client(s, c, &req);
+	bool acct = f.new_account || (f.account != NULL && f.account[0]);
+	connect_fields_free(&s->mem, &f);
+	if (!ok || acct) {
+		conn_auth_violation(c);
+		return -1;
+	}
+	c->connected = true;
+	if (c->protocol < 0 || c->protocol > 1) {
+		conn_send_err(c, "invalid client protocol");
+		conn_close(c, CLOSE_BAD_CLIENT_PROTOCOL);
+		return -1;
+	}
+	if (c->no_responders && !c->headers) {
+		conn_send_err(c, "no responders requires headers support");
+		conn_close(c, CLOSE_NO_RESPONDERS_NO_HEADERS);
+		return -1;
+	}
+	if (c->verbose)
+		conn_send_ok(c);
+	return 0;
+}
+
+static void conn_trace_op(struct conn *c, const struct cp_msg *m)
+{
+	static const char *const names[] = {
+		[CP_OP_CONNECT] = "CONNECT", [CP_OP_INFO] = "INFO",
+		[CP_OP_PUB] = "PUB", [CP_OP_HPUB] = "HPUB", [CP_OP_SUB] = "SUB",
+		[CP_OP_UNSUB] = "UNSUB", [CP_OP_PING] = "PING",
+		[CP_OP_PONG] = "PONG", [CP_OP_OK] = "+OK", [CP_OP_ERR] = "-ERR",
+		[CP_OP_MSG] = "MSG", [CP_OP_HMSG] = "HMSG",
+	};
+	const char *name = (unsigned)m->op < ARRAY_LEN(names) && names[m->op]
+				   ? names[m->op] : "?";
+	LOGT(&c->srv->log, "%s:%d - cid:%llu - <<- [%s %.*s]", c->ip,
+	     c->port, (unsigned long long)c->cid, name, (int)m->arg.len,
+	     m->arg.ptr);
+}
+
+static int conn_on_op(void *arg, const struct cp_msg *m)
+{
+	struct conn *c = arg;
+	struct server *s = c->srv;
+	if (c->closed)
+		return 1;
+	if (s->log.trace)
+		conn_trace_op(c, m);
+	if (!c->connected && s->auth_required && m->op != CP_OP_CONNECT) {
+		conn_auth_violation(c);
+		return 1;
+	}
+	int rc = 0;
+	switch (m->op) {
+	case CP_OP_CONNECT: rc = conn_process_connect(c, m); break;
+	case CP_OP_PUB:
+	case CP_OP_HPUB: rc = conn_process_pub(c, m); break;
+	case CP_OP_SUB: rc = conn_process_sub(c, m); break;
+	case CP_OP_UNSUB: rc = conn_process_unsub(c, m); break;
+	case CP_OP_PING:
+		conn_queue(c, "PONG\r\n", 6);
+		c->last_ping_in_ns = env_now_mono_ns(s->env);
+		break;
+	case CP_OP_PONG:
+		c->pings_out = 0;
+		break;
+	case CP_OP_ERR:
+		conn_close(c, CLOSE_CLIENT);
+		return 1;
+	case CP_OP_INFO:
+	case CP_OP_OK:
+		break;
+	default:
+		conn_send_err(c, ERR_UNKNOWN_OP);
+		conn_close(c, CLOSE_PROTOCOL_VIOLATION);
+		return 1;
+	}
+	return rc != 0 || c->closed;
+}
+
+/* ---------------------------------------------------------------- read */
+
+static void conn_parse_failed(struct conn *c, long err)
+{
+	const char *text = cp_err_text((int)err);
+	enum conn_close_reason why = CLOSE_PARSE_ERROR;
+	if (err == CP_ERR_MAX_PAYLOAD) {
+		why = CLOSE_MAX_PAYLOAD;
+		LOGE(&c->srv->log, "%s:%d - cid:%llu - maximum payload exceeded",
+		     c->ip, c->port, (unsigned long long)c->cid);
+	} else if (err == CP_ERR_MAX_CONTROL_LINE) {
+		why = CLOSE_MAX_CONTROL_LINE;
+	}
+	if (text != NULL)
+		conn_send_err(c, text);
+	conn_close(c, why);
+}
+
+static void conn_read(struct conn *c)
+{
+	struct server *s = c->srv;
+	struct env *e = s->env;
+	for (int round = 0; round < 16 && !c->closed; round++) {
+		long n = e->sock_recv(e, c->sock, s->read_buf, READ_BUF_SIZE);
+		if (n == ENV_EAGAIN)
+			return;
+		if (n <= 0) {
+			conn_close(c, n == 0 ? CLOSE_CLIENT : CLOSE_READ_ERROR);
+			return;
+		}
+		c->last_activity_ns = env_now_mono_ns(e);
+		long rc = cp_parse(&c->parser, s->read_buf, (size_t)n, conn_on_op,
+				   c, NULL);
+		if (c->closed)
+			return;
+		if (rc < 0 && rc != CP_STOPPED) {
+			conn_parse_failed(c, rc);
+			return;
+		}
+		if ((size_t)n < READ_BUF_SIZE)
+			return;
+	}
+}
+
+static void conn_io(void *arg, int sock, unsigned events)
+{
+	struct conn *c = arg;
+	UNUSED(sock);
+	if (c->closed)
+		return;
+	if (events & ENV_EV_WRITE)
+		conn_flush(c);
+	if (!c->closed && (events & (ENV_EV_READ | ENV_EV_ERROR)))
+		conn_read(c);
+}
+
+/* ------------------------------------------------------- accept, close */
+
+void conn_accept(struct server *s, int sock, const char *ip, int port)
+{
+	struct env *e = s->env;
+	struct conn *c = mem_calloc(&s->mem, 1, sizeof(*c));
+	if (c == NULL) {
+		e->sock_close(e, sock);
+		return;
+	}
+	c->srv = s;
+	c->cid = ++s->next_cid;
+	c->sock = sock;
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	c->port = port;
+	c->start_ns = c->last_activity_ns = env_now_mono_ns(e);
+	c->verbose = c->pedantic = c->echo = true;
+	c->acc = s->global_acc;
+	cp_parser_init(&c->parser, &s->mem, CP_ROLE_SERVER);
+	c->parser.max_control_line = (size_t)s->opts->max_control_line;
+	c->parser.max_payload = s->opts->max_payload;
+	hmap_init(&c->subs, &s->mem, prng_next(&s->prng));
+	c->ping_timer = e->timer_new(e, conn_ping_fired, c);
+	c->deadline_timer = e->timer_new(e, conn_deadline_fired, c);
+	c->auth_timer = e->timer_new(e, conn_auth_timer_fired, c);
+	link_insert_tail(&s->conns, &c->node);
+	s->nconns++;
+	s->stats.connections++;
+	s->stats.total_connections++;
+	s->global_acc->nconns++;
+	LOGD(&s->log, "%s:%d - cid:%llu - Client connection created", ip, port,
+	     (unsigned long long)c->cid);
+
+	server_build_info(s, c, &s->scratch);
+	conn_queue(c, s->scratch.data, s->scratch.len);
+	if (s->opts->max_connections > 0 &&
+	    s->nconns > (uint64_t)s->opts->max_connections) {
+		conn_send_err(c, "maximum connections exceeded");
+		conn_close(c, CLOSE_MAX_CONNECTIONS);
+		return;
+	}
+	e->sock_watch(e, sock, ENV_EV_READ, conn_io, c);
+	if (s->auth_required)
+		e->timer_arm(e, c->auth_timer,
+			     c->start_ns + s->opts->auth_timeout_ns);
+	conn_arm_ping(c, s->opts->ping_interval_ns);
+	conn_flush(c);
+}
+
+static void conn_remove_all_subs(struct conn *c)
+{
+	size_t pos = 0;
+	struct hmap_entry *ent;
+	while ((ent = hmap_next(&c->subs, &pos)) != NULL)
+		conn_unsubscribe(c, ent->value);
+}
+
+void conn_close(struct conn *c, enum conn_close_reason why)
+{
+	if (c->closed)
+		return;
+	struct server *s = c->srv;
+	struct env *e = s->env;
+	/* Best effort: what is queued (often an -ERR) goes out before the
+	 * socket closes. */
+	if (c->out_pending > 0 && why != CLOSE_SLOW_PENDING &&
+	    why != CLOSE_SLOW_DEADLINE && why != CLOSE_WRITE_ERROR)
+		conn_flush(c);
+	c->closed = true;
+	c->close_reason = why;
+	conn_remove_all_subs(c);
+	e->timer_free(e, c->ping_timer);
+	e->timer_free(e, c->deadline_timer);
+	e->timer_free(e, c->auth_timer);
+	c->ping_timer = c->deadline_timer = c->auth_timer = -1;
+	e->sock_close(e, c->sock);
+	c->sock = -1;
+	link_remove(&c->node);
+	link_insert_tail(&s->dead, &c->node);
+	s->nconns--;
+	s->stats.connections--;
+	c->acc->nconns--;
+	LOGD(&s->log, "%s:%d - cid:%llu - \"%s\" - Client connection closed: %s",
+	     c->ip, c->port, (unsigned long long)c->cid,
+	     c->name ? c->name : "", conn_close_reason_text(why));
+}
+
+void conn_free(struct conn *c)
+{
+	struct server *s = c->srv;
+	ASSERT(c->closed);
+	while (c->out_head != NULL) {
+		struct outblk *b = c->out_head;
+		c->out_head = b->next;
+		server_blk_put(s, b);
+	}
+	hmap_free(&c->subs);
+	cp_parser_free(&c->parser);
+	mem_free(&s->mem, c->name);
+	mem_free(&s->mem, c->lang);
+	mem_free(&s->mem, c->version);
+	mem_free(&s->mem, c);
+}
+
+void conn_free_sub(struct server *s, struct sub *sub)
+{
+	sub_free(s, sub);
+}
+
+const char *conn_close_reason_text(enum conn_close_reason why)
+{
+	switch (why) {
+	case CLOSE_CLIENT: return "Client Closed";
+	case CLOSE_SERVER_SHUTDOWN: return "Server Shutdown";
+	case CLOSE_AUTH_VIOLATION: return "Authentication Failure";
+	case CLOSE_AUTH_TIMEOUT: return "Authentication Timeout";
+	case CLOSE_PROTOCOL_VIOLATION: return "Protocol Violation";
+	case CLOSE_PARSE_ERROR: return "Parse Error";
+	case CLOSE_MAX_PAYLOAD: return "Maximum Message Payload Exceeded";
+	case CLOSE_MAX_CONTROL_LINE: return "Maximum Control Line Exceeded";
+	case CLOSE_STALE: return "Stale Connection";
+	case CLOSE_SLOW_PENDING: return "Slow Consumer (Pending Bytes)";
+	case CLOSE_SLOW_DEADLINE: return "Slow Consumer (Write Deadline)";
+	case CLOSE_WRITE_ERROR: return "Write Error";
+	case CLOSE_READ_ERROR: return "Read Error";
+	case CLOSE_MAX_CONNECTIONS: return "Maximum Connections Exceeded";
+	case CLOSE_NO_RESPONDERS_NO_HEADERS:
+		return "No Responders Requires Headers";
+	case CLOSE_BAD_CLIENT_PROTOCOL: return "Bad Client Protocol Version";
+	}
+	return "Unknown";
+}

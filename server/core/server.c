@@ -1,0 +1,442 @@
+/*
+ * server.c - a server instance: identity, accounts, the client listener,
+ * the end-of-turn work (flush queued output once per turn, free what closed
+ * connections left behind), the INFO line, and start-up/shutdown.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/assert.h"
+#include "../lib/json.h"
+#include "server_int.h"
+
+#define BLK_POOL_MAX 256
+
+/* ------------------------------------------------------------ accounts */
+
+static struct account *account_new(struct server *s, const char *name,
+				   const struct opts_account *o)
+{
+	struct account *a = mem_calloc(&s->mem, 1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->name = mem_strdup(&s->mem, name);
+	a->sl = sublist_new(&s->mem, prng_next(&s->prng),
+			    !s->opts->disable_sublist_cache);
+	a->opts = o;
+	if (a->name == NULL || a->sl == NULL) {
+		if (a->sl != NULL)
+			sublist_free(a->sl);
+		mem_free(&s->mem, a->name);
+		mem_free(&s->mem, a);
+		return NULL;
+	}
+	link_insert_tail(&s->accounts, &a->node);
+	return a;
+}
+
+static void account_free(struct server *s, struct account *a)
+{
+	link_remove(&a->node);
+	sublist_free(a->sl);
+	mem_free(&s->mem, a->name);
+	mem_free(&s->mem, a);
+}
+
+struct account *server_lookup_account(struct server *s, const char *name)
+{
+	for (struct link *l = s->accounts.next; l != &s->accounts; l = l->next) {
+		struct account *a = CONTAINER_OF(l, struct account, node);
+		if (strcmp(a->name, name) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static int server_create_accounts(struct server *s, struct buf *err)
+{
+	const struct opts *o = s->opts;
+	s->global_acc = account_new(s, "$G", NULL);
+	if (s->global_acc == NULL)
+		goto nomem;
+	for (size_t i = 0; i < o->n_accounts; i++) {
+		if (server_lookup_account(s, o->accounts[i].name) != NULL)
+			continue;
+		if (account_new(s, o->accounts[i].name, &o->accounts[i]) == NULL)
+			goto nomem;
+	}
+	if (o->system_account != NULL) {
+		s->system_acc = server_lookup_account(s, o->system_account);
+		if (s->system_acc == NULL) {
+			buf_appendf(err, "system account \"%s\" not defined",
+				    o->system_account);
+			return -1;
+		}
+	} else if (!o->no_system_account) {
+		s->system_acc = server_lookup_account(s, "$SYS");
+		if (s->system_acc == NULL)
+			s->system_acc = account_new(s, "$SYS", NULL);
+		if (s->system_acc == NULL)
+			goto nomem;
+	}
+	for (size_t i = 0; i < o->n_users; i++) {
+		const char *acc = o->users[i].account;
+		if (acc != NULL && server_lookup_account(s, acc) == NULL) {
+			buf_appendf(err, "%s:%d: user \"%s\" refers to unknown "
+				    "account \"%s\"", o->users[i].file,
+				    o->users[i].line,
+				    o->users[i].user ? o->users[i].user : "",
+				    acc);
+			return -1;
+		}
+	}
+	return 0;
+nomem:
+	buf_append_str(err, "out of memory creating accounts");
+	return -1;
+}
+
+/* -------------------------------------------------------- output blocks */
+
+struct outblk *server_blk_get(struct server *s)
+{
+	struct outblk *b = s->blk_pool;
+	if (b != NULL) {
+		s->blk_pool = b->next;
+		s->blk_pool_len--;
+	} else {
+		b = mem_alloc(&s->mem, sizeof(*b));
+		if (b == NULL)
+			return NULL;
+	}
+	b->next = NULL;
+	b->start = b->end = 0;
+	return b;
+}
+
+void server_blk_put(struct server *s, struct outblk *b)
+{
+	if (s->blk_pool_len >= BLK_POOL_MAX) {
+		mem_free(&s->mem, b);
+		return;
+	}
+	b->next = s->blk_pool;
+	s->blk_pool = b;
+	s->blk_pool_len++;
+}
+
+/* ---------------------------------------------------------------- INFO */
+
+void server_build_info(struct server *s, struct conn *c, struct buf *out)
+{
+	const struct opts *o = s->opts;
+	struct jw w;
+	buf_reset(out);
+	buf_append_str(out, "INFO ");
+	jw_init(&w, out);
+	jw_obj_begin(&w);
+	jw_key(&w, "server_id");
+	jw_str(&w, s->id);
+	jw_key(&w, "server_name");
+	jw_str(&w, s->name);
+	jw_key(&w, "version");
+	jw_str(&w, SERVER_NATS_VERSION);
+	jw_key(&w, "proto");
+	jw_int(&w, 1);
+	jw_key(&w, "go");
+	jw_str(&w, "natsd " SERVER_RELEASE);
+	jw_key(&w, "host");
+	jw_str(&w, o->host ? o->host : "0.0.0.0");
+	jw_key(&w, "port");
+	jw_int(&w, s->port);
+	jw_key(&w, "headers");
+	jw_bool(&w, !o->no_header_support);
+	if (s->auth_required && o->no_auth_user == NULL) {
+		jw_key(&w, "auth_required");
+		jw_bool(&w, true);
+	}
+	jw_key(&w, "max_payload");
+	jw_int(&w, o->max_payload);
+	if (c != NULL) {
+		jw_key(&w, "client_id");
+		jw_uint(&w, c->cid);
+		jw_key(&w, "client_ip");
+		jw_str(&w, c->ip);
+	}
+	jw_obj_end(&w);
+	buf_append_str(out, " \r\n");
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void server_turn_end(void *arg)
+{
+	struct server *s = arg;
+	while (s->flush_list != NULL) {
+		struct conn *c = s->flush_list;
+		s->flush_list = c->flush_next;
+		c->flush_next = NULL;
+		c->in_flush_list = false;
+		if (!c->closed)
+			conn_flush(c);
+	}
+	while (s->dead_subs != NULL) {
+		struct sub *sub = s->dead_subs;
+		s->dead_subs = sub->next_free;
+		conn_free_sub(s, sub);
+	}
+	while (!link_empty(&s->dead)) {
+		struct conn *c = CONTAINER_OF(s->dead.next, struct conn, node);
+		if (c->in_flush_list)
+			break; /* freed on a later turn, after the list drops it */
+		link_remove(&c->node);
+		conn_free(c);
+	}
+}
+
+static void server_accept_ready(void *arg, int sock, unsigned events)
+{
+	struct server *s = arg;
+	struct env *e = s->env;
+	UNUSED(events);
+	for (int i = 0; i < 256 && s->running; i++) {
+		char ip[64];
+		int port = 0;
+		int c = e->tcp_accept(e, sock, ip, &port);
+		if (c == ENV_EAGAIN)
+			return;
+		if (c < 0) {
+			LOGE(&s->log, "Error accepting client connection: %s",
+			     env_strerror(c));
+			return;
+		}
+		conn_accept(s, c, ip, port);
+	}
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+static void server_make_id(struct server *s)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	s->id[0] = 'N';
+	for (int i = 1; i < SERVER_ID_LEN; i++)
+		s->id[i] = alphabet[prng_below(&s->prng, 32)];
+	s->id[SERVER_ID_LEN] = '\0';
+}
+
+int server_new(struct server **out, const struct server_config *cfg,
+	       struct buf *err)
+{
+	struct mem boot;
+	mem_init(&boot);
+	struct server *s = mem_calloc(&boot, 1, sizeof(*s));
+	if (s == NULL) {
+		buf_append_str(err, "out of memory");
+		return -1;
+	}
+	s->mem = boot;
+	s->env = cfg->env;
+	s->opts = cfg->opts;
+	s->exe_name = cfg->exe_name ? cfg->exe_name : "natsd";
+	log_init(&s->log, s->env, cfg->log_prefix);
+	s->log.debug = s->opts->debug;
+	s->log.trace = s->opts->trace;
+	s->log.logtime = s->opts->logtime;
+	uint64_t seed = cfg->seed;
+	if (seed == 0)
+		env_random(s->env, &seed, sizeof(seed));
+	prng_seed(&s->prng, seed);
+	server_make_id(s);
+	s->name = mem_strdup(&s->mem, s->opts->server_name ? s->opts->server_name
+							    : s->id);
+	s->listen_sock = -1;
+	s->auth_required = auth_is_required(s->opts);
+	link_init(&s->accounts);
+	link_init(&s->conns);
+	link_init(&s->dead);
+	buf_init(&s->scratch, &s->mem);
+	s->read_buf = mem_alloc(&s->mem, READ_BUF_SIZE);
+	s->start_wall_ns = env_now_wall_ns(s->env);
+	if (s->name == NULL || s->read_buf == NULL) {
+		buf_append_str(err, "out of memory");
+		server_free(s);
+		return -1;
+	}
+	if (server_create_accounts(s, err) != 0) {
+		server_free(s);
+		return -1;
+	}
+	s->env->on_turn_end(s->env, server_turn_end, s);
+	*out = s;
+	return 0;
+}
+
+/* Subsystems the config asks for that this server does not run yet: said
+ * out loud at start-up rather than silently ignored. */
+static void server_log_missing(struct server *s)
+{
+	const struct opts *o = s->opts;
+	const char *what[6];
+	size_t n = 0;
+	if (o->jetstream.enabled)
+		what[n++] = "jetstream";
+	if (o->leafnodes.set)
+		what[n++] = "leafnodes";
+	if (o->cluster.set)
+		what[n++] = "cluster";
+	if (o->gateway.set)
+		what[n++] = "gateway";
+	if (o->http_port != 0 || o->https_port != 0)
+		what[n++] = "http monitoring";
+	for (size_t i = 0; i < n; i++)
+		LOGW(&s->log, "%s is configured but not implemented yet; "
+		     "running without it", what[i]);
+}
+
+static void server_log_banner(struct server *s)
+{
+	const struct opts *o = s->opts;
+	LOGI(&s->log, "Starting natsd");
+	LOGI(&s->log, "  Version:  %s (natsd %s)", SERVER_NATS_VERSION,
+	     SERVER_RELEASE);
+	LOGI(&s->log, "  Name:     %s", s->name);
+	LOGI(&s->log, "  ID:       %s", s->id);
+	if (o->config_file != NULL)
+		LOGI(&s->log, "Using configuration file: %s", o->config_file);
+	for (size_t i = 0; i < o->n_warnings; i++)
+		LOGW(&s->log, "%s", o->warnings[i]);
+	for (size_t i = 0; i < o->n_unsupported; i++)
+		LOGW(&s->log, "%s:%d: option \"%s\" is recognised but not "
+		     "implemented yet; ignored", o->unsupported[i].file,
+		     o->unsupported[i].line, o->unsupported[i].key);
+	server_log_missing(s);
+}
+
+int server_start(struct server *s, struct buf *err)
+{
+	const struct opts *o = s->opts;
+	struct env *e = s->env;
+	server_log_banner(s);
+	int port = o->port == -1 ? 0 : (o->port == 0 ? 4222 : o->port);
+	const char *host = o->host ? o->host : "0.0.0.0";
+	int bound = 0;
+	int sock = e->tcp_listen(e, host, port, ENV_LINK_CLIENT,
+				 server_accept_ready, s, &bound);
+	if (sock < 0) {
+		buf_appendf(err, "Error listening on port: %s:%d, \"%s\"", host,
+			    port, env_strerror(sock));
+		return -1;
+	}
+	s->listen_sock = sock;
+	s->port = bound;
+	s->running = true;
+	LOGI(&s->log, "Listening for client connections on %s:%d", host, bound);
+	if (s->auth_required)
+		LOGI(&s->log, "Client authentication is required");
+	LOGI(&s->log, "Server is ready");
+	return 0;
+}
+
+void server_shutdown(struct server *s)
+{
+	struct env *e = s->env;
+	if (!s->running)
+		return;
+	s->running = false;
+	LOGI(&s->log, "Initiating Shutdown...");
+	if (s->listen_sock >= 0) {
+		e->sock_close(e, s->listen_sock);
+		s->listen_sock = -1;
+	}
+	while (!link_empty(&s->conns)) {
+		struct conn *c = CONTAINER_OF(s->conns.next, struct conn, node);
+		conn_close(c, CLOSE_SERVER_SHUTDOWN);
+	}
+	server_turn_end(s);
+	LOGI(&s->log, "Server Exiting..");
+}
+
+void server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	server_shutdown(s);
+	s->flush_list = NULL;
+	while (!link_empty(&s->dead)) {
+		struct conn *c = CONTAINER_OF(s->dead.next, struct conn, node);
+		link_remove(&c->node);
+		c->in_flush_list = false;
+		conn_free(c);
+	}
+	while (s->dead_subs != NULL) {
+		struct sub *sub = s->dead_subs;
+		s->dead_subs = sub->next_free;
+		conn_free_sub(s, sub);
+	}
+	while (!link_empty(&s->accounts))
+		account_free(s, CONTAINER_OF(s->accounts.next, struct account,
+					     node));
+	while (s->blk_pool != NULL) {
+		struct outblk *b = s->blk_pool;
+		s->blk_pool = b->next;
+		mem_free(&s->mem, b);
+	}
+	buf_free(&s->scratch);
+	mem_free(&s->mem, s->read_buf);
+	mem_free(&s->mem, s->name);
+	struct mem m = s->mem;
+	mem_free(&m, s);
+}
+
+int server_client_port(const struct server *s)
+{
+	return s->port;
+}
+
+const char *server_id(const struct server *s)
+{
+	return s->id;
+}
+
+const char *server_name(const struct server *s)
+{
+	return s->name;
+}
+
+void server_get_stats(const struct server *s, struct server_stats *out)
+{
+	*out = s->stats;
+}
+
+void server_invariants(const struct server *s)
+{
+	uint32_t n = 0, subs = 0;
+	for (const struct link *l = s->conns.next; l != &s->conns; l = l->next) {
+		const struct conn *c = CONTAINER_OF(l, struct conn, node);
+		ASSERT(!c->closed);
+		ASSERT(c->nsubs == c->subs.count);
+		size_t pending = 0;
+		for (const struct outblk *b = c->out_head; b; b = b->next) {
+			ASSERT(b->start <= b->end && b->end <= OUTBLK_SIZE);
+			pending += b->end - b->start;
+		}
+		ASSERT(pending == c->out_pending);
+		subs += c->nsubs;
+		n++;
+	}
+	ASSERT(n == s->nconns);
+	ASSERT(subs == s->stats.subscriptions);
+	uint32_t acc_conns = 0;
+	size_t acc_subs = 0;
+	for (const struct link *l = s->accounts.next; l != &s->accounts;
+	     l = l->next) {
+		const struct account *a = CONTAINER_OF(l, struct account, node);
+		sublist_invariants(a->sl);
+		acc_conns += a->nconns;
+		acc_subs += sublist_count(a->sl);
+	}
+	ASSERT(acc_conns == n);
+	ASSERT(acc_subs == subs);
+}

@@ -1,0 +1,205 @@
+/*
+ * server_int.h - the insides of struct server, struct account and
+ * struct conn, shared by the core modules (server.c, conn.c, auth.c).
+ * Nothing outside server/core includes this file.
+ *
+ * Ownership: the server owns its accounts and connections; a connection
+ * owns its subscriptions (the account's sublist only borrows them) and its
+ * output queue.  Closed connections are unlinked at once but freed at the end
+ * of the loop turn, so a delivery loop that closes a receiver never touches
+ * freed memory.
+ */
+#ifndef CORE_SERVER_INT_H
+#define CORE_SERVER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../env/env.h"
+#include "../lib/buf.h"
+#include "../lib/hash.h"
+#include "../lib/mem.h"
+#include "../lib/prng.h"
+#include "../proto/client_proto.h"
+#include "log.h"
+#include "opts.h"
+#include "server.h"
+#include "sub.h"
+#include "sublist.h"
+
+#define OUTBLK_SIZE (32 * 1024)
+#define READ_BUF_SIZE (64 * 1024)
+#define SERVER_ID_LEN 56
+
+/* Intrusive doubly-linked list. */
+struct link {
+	struct link *prev, *next;
+};
+
+struct account {
+	char *name;                    /* owned */
+	struct sublist *sl;            /* the account's subject space */
+	const struct opts_account *opts; /* borrowed; NULL for $G/$SYS defaults */
+	uint32_t nconns;               /* client connections bound to it */
+	struct link node;              /* in server.accounts */
+};
+
+/* A block of pending output.  Bytes [start, end) are unsent. */
+struct outblk {
+	struct outblk *next;
+	uint32_t start;
+	uint32_t end;
+	char data[OUTBLK_SIZE];
+};
+
+enum conn_close_reason {
+	CLOSE_CLIENT = 0,              /* "Client Closed" */
+	CLOSE_SERVER_SHUTDOWN,
+	CLOSE_AUTH_VIOLATION,
+	CLOSE_AUTH_TIMEOUT,
+	CLOSE_PROTOCOL_VIOLATION,
+	CLOSE_PARSE_ERROR,
+	CLOSE_MAX_PAYLOAD,
+	CLOSE_MAX_CONTROL_LINE,
+	CLOSE_STALE,
+	CLOSE_SLOW_PENDING,
+	CLOSE_SLOW_DEADLINE,
+	CLOSE_WRITE_ERROR,
+	CLOSE_READ_ERROR,
+	CLOSE_MAX_CONNECTIONS,
+	CLOSE_NO_RESPONDERS_NO_HEADERS,
+	CLOSE_BAD_CLIENT_PROTOCOL,
+};
+
+struct conn {
+	struct server *srv;
+	uint64_t cid;                  /* connection id, from 1 */
+	int sock;                      /* env socket, -1 once closed */
+	char ip[64];                   /* peer address */
+	int port;
+	int64_t start_ns;              /* monotonic time of accept */
+	int64_t last_activity_ns;      /* last inbound op (suppresses PINGs) */
+	int64_t last_ping_in_ns;       /* last PING from the peer */
+
+	struct cp_parser parser;
+	struct account *acc;           /* bound account */
+	const struct opts_user *user;  /* authenticated user, or NULL */
+
+	/* CONNECT options; defaults before CONNECT per the reference */
+	bool connected;                /* CONNECT received and accepted */
+	bool verbose;
+	bool pedantic;
+	bool echo;
+	bool headers;
+	bool no_responders;
+	int protocol;
+	char *name, *lang, *version;   /* owned; may be NULL */
+
+	/* subscriptions by sid */
+	struct hmap subs;              /* sid -> struct sub * */
+	uint32_t nsubs;
+
+	/* output */
+	struct outblk *out_head, *out_tail;
+	size_t out_pending;            /* bytes queued, not yet sent */
+	bool in_flush_list;
+	bool want_write;               /* registered for writability */
+	int64_t stall_since_ns;        /* when output stopped draining; 0 = not */
+
+	/* liveness */
+	int ping_timer;                /* env timer: auth timeout, then pings */
+	int deadline_timer;            /* env timer: write deadline */
+	int auth_timer;                /* env timer: CONNECT must come by then */
+	int pings_out;                 /* unanswered server PINGs */
+	int64_t rtt_ping_ns;           /* when the last PING went out; 0 = never */
+
+	/* statistics */
+	uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+
+	bool closed;
+	enum conn_close_reason close_reason;
+	struct link node;              /* in server.conns or server.dead */
+	struct conn *flush_next;       /* in server.flush_list */
+};
+
+struct server {
+	struct env *env;
+	struct mem mem;                /* all of this instance's allocations */
+	const struct opts *opts;
+	struct log log;
+	struct prng prng;
+	char id[SERVER_ID_LEN + 1];
+	char *name;                    /* server_name or the id */
+	const char *exe_name;
+
+	int listen_sock;               /* -1 until started */
+	int port;                      /* bound client port */
+	bool auth_required;
+	bool running;
+
+	struct link accounts;          /* struct account */
+	struct account *global_acc;    /* $G */
+	struct account *system_acc;    /* $SYS or system_account */
+
+	struct link conns;             /* live client connections */
+	struct link dead;              /* closed, freed at turn end */
+	uint32_t nconns;
+	uint64_t next_cid;
+	struct conn *flush_list;       /* connections with output to send */
+	struct sub *dead_subs;         /* removed subs, freed at turn end */
+
+	struct outblk *blk_pool;       /* free output blocks */
+	uint32_t blk_pool_len;
+	char *read_buf;                /* shared by all connections' reads */
+	struct buf scratch;            /* per-operation formatting */
+
+	struct server_stats stats;
+	int64_t start_wall_ns;
+};
+
+/* list helpers */
+static inline void link_init(struct link *l) { l->prev = l->next = l; }
+static inline bool link_empty(const struct link *l) { return l->next == l; }
+static inline void link_insert_tail(struct link *head, struct link *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+static inline void link_remove(struct link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+#define CONTAINER_OF(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- conn.c ---- */
+void conn_accept(struct server *s, int sock, const char *ip, int port);
+void conn_close(struct conn *c, enum conn_close_reason why);
+void conn_free(struct conn *c);
+void conn_free_sub(struct server *s, struct sub *sub);
+/* Sends everything queued that the socket takes now. */
+void conn_flush(struct conn *c);
+const char *conn_close_reason_text(enum conn_close_reason why);
+
+/* ---- server.c ---- */
+struct account *server_lookup_account(struct server *s, const char *name);
+struct outblk *server_blk_get(struct server *s);
+void server_blk_put(struct server *s, struct outblk *b);
+/* The INFO line for a new client connection (ends with CRLF). */
+void server_build_info(struct server *s, struct conn *c, struct buf *out);
+
+/* ---- auth.c ---- */
+struct auth_request {
+	const char *user, *pass, *token, *nkey, *sig, *jwt;
+};
+/* Decides whether the CONNECT credentials are good; binds c->acc and
+ * c->user on success.  Returns true when allowed. */
+bool auth_check_client(struct server *s, struct conn *c,
+		       const struct auth_request *req);
+bool auth_is_required(const struct opts *o);
+
+#endif
