@@ -278,12 +278,6 @@ struct pubmsg {
 	size_t total_len;
 };
 
-static size_t put(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return n;
-}
-
 /* Writes one MSG/HMSG to sub's connection.  Returns true if delivered. */
 static bool conn_deliver(struct conn *pub, struct sub *sub,
 			 const struct pubmsg *m)
@@ -301,35 +295,25 @@ static bool conn_deliver(struct conn *pub, struct sub *sub,
 		body += m->header_len;
 		size -= m->header_len;
 	}
-	char line[64 + 4096];
+	char line[CP_LINE_OVERHEAD + 1024];
 	char *p = line;
-	size_t need = m->subject_len + sub->sid_len + m->reply_len + 64;
-	struct buf *big = NULL;
+	size_t need = m->subject_len + sub->sid_len + m->reply_len +
+		      CP_LINE_OVERHEAD;
 	if (need > sizeof(line)) {
-		big = &c->srv->scratch;
+		struct buf *big = &c->srv->scratch;
 		buf_reset(big);
 		if (!buf_reserve(big, need))
 			return false;
 		p = big->data;
+		need = big->cap;
+	} else {
+		need = sizeof(line);
 	}
-	char *q = p;
-	q += hdr ? put(q, "HMSG ", 5) : put(q, "MSG ", 4);
-	q += put(q, m->subject, m->subject_len);
-	*q++ = ' ';
-	q += put(q, sub->sid, sub->sid_len);
-	*q++ = ' ';
-	if (m->reply_len > 0) {
-		q += put(q, m->reply, m->reply_len);
-		*q++ = ' ';
-	}
-	if (hdr) {
-		q += fmt_u64(q, m->header_len);
-		*q++ = ' ';
-	}
-	q += fmt_u64(q, size);
-	*q++ = '\r';
-	*q++ = '\n';
-	if (!conn_queue(c, p, (size_t)(q - p)) || !conn_queue(c, body, size) ||
+	size_t n = cp_encode_msg_line(p, need, m->subject, m->subject_len,
+				      sub->sid, sub->sid_len, m->reply,
+				      m->reply_len, hdr, m->header_len, size);
+	ASSERT(n > 0);
+	if (!conn_queue(c, p, n) || !conn_queue(c, body, size) ||
 	    !conn_queue(c, "\r\n", 2))
 		return false;
 	c->out_msgs++;
@@ -427,10 +411,6 @@ static void conn_pub_violation(struct conn *c, const char *what,
 static int conn_process_pub(struct conn *c, const struct cp_msg *m)
 {
 	struct server *s = c->srv;
-	if (m->op == CP_OP_HPUB && !c->headers) {
-		conn_close(c, CLOSE_PROTOCOL_VIOLATION);
-		return -1;
-	}
 	c->in_msgs++;
 	c->in_bytes += m->total_len;
 	s->stats.in_msgs++;
@@ -653,6 +633,7 @@ static int conn_process_connect(struct conn *c, const struct cp_msg *m)
 	}
 	if (s->opts->no_header_support)
 		c->headers = false;
+	cp_parser_set_headers(&c->parser, c->headers);
 	struct auth_request req = { f.user, f.pass, f.token, f.nkey, f.sig,
 				    f.jwt };
 	bool ok = auth_check_client(s, c, &req);
@@ -811,6 +792,8 @@ void conn_accept(struct server *s, int sock, const char *ip, int port)
 	cp_parser_init(&c->parser, &s->mem, CP_ROLE_SERVER);
 	c->parser.max_control_line = (size_t)s->opts->max_control_line;
 	c->parser.max_payload = s->opts->max_payload;
+	/* HPUB closes the connection until CONNECT negotiates headers. */
+	cp_parser_set_headers(&c->parser, false);
 	hmap_init(&c->subs, &s->mem, prng_next(&s->prng));
 	c->ping_timer = e->timer_new(e, conn_ping_fired, c);
 	c->deadline_timer = e->timer_new(e, conn_deadline_fired, c);

@@ -308,8 +308,9 @@ struct opts {
 };
 
 void opts_defaults(struct opts *o);
-/* Apply a parsed config.  Returns 0, or -1 with "file:line: key: why" in
- * err (the first fatal problem, like the reference's config errors). */
+/* Apply a parsed config.  Returns 0, or -1 with "file:line:col: why" in
+ * err (the first fatal problem, like the reference's config errors).  The
+ * opts keep copies of everything, so the conf_doc may be freed after. */
 int opts_from_conf(struct opts *o, struct mem *mem, const struct conf_doc *doc,
 		   struct buf *err);
 void opts_free(struct opts *o, struct mem *mem);

@@ -237,26 +237,32 @@ static int64_t cp_parse_size(struct cp_slice s)
 	return n;
 }
 
-static inline bool cp_is_sep(unsigned char b, bool crlf)
-{
-	return b == ' ' || b == '\t' || (crlf && (b == '\r' || b == '\n'));
-}
+/* Argument separators: PUB/HPUB split on blanks only, the others on
+ * blanks, CR and LF.  A table keeps the splitting loop branch-light. */
+#define SEP_BLANK 1
+#define SEP_CRLF 2
+static const unsigned char cp_sep_class[256] = {
+	[' '] = SEP_BLANK, ['\t'] = SEP_BLANK,
+	['\r'] = SEP_CRLF, ['\n'] = SEP_CRLF,
+};
 
 /* Splits s into tokens; stores the first max and returns how many there
  * are, stopping at max + 1 (enough to tell "too many"). */
 static size_t cp_split(const char *s, size_t n, bool crlf,
 		       struct cp_slice *tok, size_t max)
 {
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char mask = crlf ? SEP_BLANK | SEP_CRLF : SEP_BLANK;
 	size_t count = 0;
 	size_t i = 0;
 
 	while (i < n && count <= max) {
-		while (i < n && cp_is_sep((unsigned char)s[i], crlf))
+		while (i < n && (cp_sep_class[u[i]] & mask))
 			i++;
 		if (i == n)
 			break;
 		size_t start = i;
-		while (i < n && !cp_is_sep((unsigned char)s[i], crlf))
+		while (i < n && !(cp_sep_class[u[i]] & mask))
 			i++;
 		if (count < max) {
 			tok[count].ptr = s + start;

@@ -115,7 +115,7 @@ void cp_parser_reset(struct cp_parser *p);
  * bytes consumed (== len unless stopped) or a negative enum cp_err.  On
  * CP_STOPPED, *consumed (if not NULL) says how many bytes were consumed so
  * the caller can feed the rest later.  On a protocol error the bytes after
- * the error are not looked at (*consumed then says where it was found). */
+ * the error are not looked at (*consumed then says how far it got). */
 long cp_parse(struct cp_parser *p, const char *data, size_t len,
 	      cp_msg_cb cb, void *arg, size_t *consumed);
 

@@ -788,19 +788,21 @@ START_TEST(test_split_payload_memory)
 	struct mem mem, outmem;
 	struct cp_parser p;
 	struct rec r;
-	static char payload[200000];
+	enum { BIG = 200000 };
+	char *payload = malloc(BIG);
 	char line[64];
 
 	mem_init(&mem);
 	mem_init(&outmem);
 	memset(&r, 0, sizeof(r));
 	buf_init(&r.out, &outmem);
-	memset(payload, 'z', sizeof(payload));
+	ck_assert_ptr_nonnull(payload);
+	memset(payload, 'z', BIG);
 	cp_parser_init(&p, &mem, CP_ROLE_SERVER);
 	size_t n = cp_encode_pub_line(line, sizeof(line), "big", 3, NULL, 0,
-				      false, 0, sizeof(payload));
+				      false, 0, BIG);
 	ck_assert_int_eq(cp_parse(&p, line, n, rec_cb, &r, NULL), (long)n);
-	for (size_t off = 0; off < sizeof(payload); off += 1000)
+	for (size_t off = 0; off < BIG; off += 1000)
 		ck_assert_int_eq(cp_parse(&p, payload + off, 1000, rec_cb, &r,
 					  NULL), 1000);
 	ck_assert_int_eq(r.ops, 0);
@@ -812,6 +814,7 @@ START_TEST(test_split_payload_memory)
 	ck_assert_uint_eq(mem.live_bytes, 0);
 	cp_parser_free(&p);
 	buf_free(&r.out);
+	free(payload);
 }
 END_TEST
 
