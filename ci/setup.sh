@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc meson ninja-build pkg-config check libsubunit-dev libcrypt-dev
-          libnats-dev nats-server)
+          libnats-dev nats-server libsodium-dev)
 
 missing=()
 for p in "${packages[@]}"; do

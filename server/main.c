@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "core/conf.h"
 #include "core/opts.h"
 #include "core/server.h"
@@ -310,7 +312,37 @@ struct driver {
 	struct env_posix *env;
 	struct server *srv;
 	int sigfd;
+	struct mem *mem;
+	const struct flags *flags;
+	struct opts *opts;             /* the options in effect (owned) */
 };
+
+/* Re-reads the config file and applies it; the old options are freed once
+ * the server no longer uses them. */
+static int reload_config(void *arg, struct buf *err)
+{
+	struct driver *d = arg;
+	struct opts *o = malloc(sizeof(*o));
+	if (o == NULL) {
+		buf_append_str(err, "out of memory");
+		return -1;
+	}
+	if (load_options(o, d->mem, d->flags) != 0) {
+		opts_free(o, d->mem);
+		free(o);
+		buf_append_str(err, "config file could not be loaded (see the log)");
+		return -1;
+	}
+	if (server_reload(d->srv, o, err) != 0) {
+		opts_free(o, d->mem);
+		free(o);
+		return -1;
+	}
+	opts_free(d->opts, d->mem);
+	free(d->opts);
+	d->opts = o;
+	return 0;
+}
 
 static void on_signal(void *arg, int fd)
 {
@@ -321,6 +353,13 @@ static void on_signal(void *arg, int fd)
 		    si.ssi_signo == SIGQUIT) {
 			server_shutdown(d->srv);
 			env_posix_stop(d->env);
+		} else if (si.ssi_signo == SIGHUP && d->flags->config != NULL) {
+			struct buf err;
+			buf_init(&err, d->mem);
+			if (reload_config(d, &err) != 0)
+				fprintf(stderr, EXE ": failed to reload server configuration: %s\n",
+					err.data ? err.data : "error");
+			buf_free(&err);
 		}
 	}
 }
@@ -356,16 +395,19 @@ static void write_text_file(const char *path, const char *text)
 	fclose(fp);
 }
 
+/* Named like the reference's: <basename of argv[0]>_<pid>.ports. */
 static void write_ports_file(const struct opts *o, struct server *srv,
-			     char *path, size_t cap)
+			     const char *argv0, char *path, size_t cap)
 {
 	const char *host = o->host && strcmp(o->host, "0.0.0.0") != 0
 				   ? o->host : "127.0.0.1";
 	char text[512];
 	snprintf(text, sizeof(text), "{\"nats\":[\"nats://%s:%d\"]}", host,
 		 server_client_port(srv));
-	snprintf(path, cap, "%s/%s_%d.ports", o->ports_file_dir, EXE,
-		 (int)getpid());
+	const char *base = strrchr(argv0, '/');
+	base = base != NULL ? base + 1 : argv0;
+	snprintf(path, cap, "%s/%s_%d.ports", o->ports_file_dir,
+		 base[0] ? base : EXE, (int)getpid());
 	write_text_file(path, text);
 }
 
@@ -377,35 +419,44 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 1;
 	struct mem m;
 	mem_init(&m);
-	struct opts o;
-	if (load_options(&o, &m, &f) != 0) {
-		opts_free(&o, &m);
+	/* Heap-allocated: a reload replaces the options in effect. */
+	struct opts *o = malloc(sizeof(*o));
+	if (o == NULL)
+		return 1;
+	if (load_options(o, &m, &f) != 0) {
+		opts_free(o, &m);
+		free(o);
 		return 1;
 	}
 	if (f.test_config) {
 		fprintf(stderr, EXE ": configuration file %s is valid\n",
 			f.config ? f.config : "");
-		opts_free(&o, &m);
+		opts_free(o, &m);
+		free(o);
 		return 0;
 	}
-	struct driver d = { 0 };
+	struct driver d = { .mem = &m, .flags = &f, .opts = o };
 	if (env_posix_init(&d.env) != 0) {
 		fprintf(stderr, EXE ": cannot create the event loop\n");
 		return 1;
 	}
-	if (o.log_file != NULL) {
-		int fd = open(o.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	if (o->log_file != NULL) {
+		int fd = open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 			      0640);
 		if (fd < 0) {
 			fprintf(stderr, EXE ": cannot open log file %s: %s\n",
-				o.log_file, strerror(errno));
+				o->log_file, strerror(errno));
 			return 1;
 		}
 		env_posix_set_log_fd(d.env, fd);
 	}
+	/* libsodium picks its fastest implementations here; the server's
+	 * signature checks work either way. */
+	if (sodium_init() < 0)
+		fprintf(stderr, EXE ": libsodium initialisation failed\n");
 	char prefix[32];
 	snprintf(prefix, sizeof(prefix), "[%d] ", (int)getpid());
-	struct server_config cfg = { env_posix_env(d.env), &o, prefix, EXE, 0 };
+	struct server_config cfg = { env_posix_env(d.env), o, prefix, EXE, 0 };
 	struct buf err;
 	buf_init(&err, &m);
 	if (server_new(&d.srv, &cfg, &err) != 0 ||
@@ -413,26 +464,32 @@ int main(int argc, char **argv)
 		fprintf(stderr, EXE ": %s\n", err.data ? err.data : "error");
 		return 1;
 	}
+	if (f.config != NULL)
+		server_set_reload_handler(d.srv, reload_config, &d);
 	if (setup_signals(&d) != 0) {
 		fprintf(stderr, EXE ": cannot set up signal handling\n");
 		return 1;
 	}
-	if (o.pid_file != NULL) {
+	/* Start-up files keep the names they were created with. */
+	char *pid_file = o->pid_file != NULL ? strdup(o->pid_file) : NULL;
+	if (pid_file != NULL) {
 		char pid[32];
 		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		write_text_file(o.pid_file, pid);
+		write_text_file(pid_file, pid);
 	}
 	char ports_path[4096] = "";
-	if (o.ports_file_dir != NULL)
-		write_ports_file(&o, d.srv, ports_path, sizeof(ports_path));
+	if (o->ports_file_dir != NULL)
+		write_ports_file(o, d.srv, argv[0], ports_path, sizeof(ports_path));
 	rc = env_posix_run(d.env);
 	server_free(d.srv);
 	if (ports_path[0] != '\0')
 		unlink(ports_path);
-	if (o.pid_file != NULL)
-		unlink(o.pid_file);
+	if (pid_file != NULL)
+		unlink(pid_file);
+	free(pid_file);
 	env_posix_free(d.env);
 	buf_free(&err);
-	opts_free(&o, &m);
+	opts_free(d.opts, &m);
+	free(d.opts);
 	return rc == 0 ? 0 : 1;
 }

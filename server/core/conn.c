@@ -20,6 +20,9 @@
 
 #include "../lib/assert.h"
 #include "../lib/json.h"
+#include "../lib/timefmt.h"
+#include "internal.h"
+#include "nkey.h"
 #include "server_int.h"
 #include "subject.h"
 
@@ -43,15 +46,14 @@ static void conn_slow_consumer_pending(struct conn *c)
 {
 	struct server *s = c->srv;
 	s->stats.slow_consumers++;
-	LOGW(&s->log, "%s:%d - cid:%llu - \"%s\" - Slow Consumer Detected: "
+	LOGI(&s->log, "%s:%d - cid:%llu - Slow Consumer Detected: "
 	     "MaxPending of %lld Exceeded", c->ip, c->port,
-	     (unsigned long long)c->cid, c->name ? c->name : "",
-	     (long long)s->opts->max_pending);
+	     (unsigned long long)c->cid, (long long)s->opts->max_pending);
 	conn_close(c, CLOSE_SLOW_PENDING);
 }
 
 /* Queues len bytes.  Returns false when the connection is (now) closed. */
-static bool conn_queue(struct conn *c, const void *data, size_t len)
+bool conn_queue(struct conn *c, const void *data, size_t len)
 {
 	if (c->closed)
 		return false;
@@ -87,7 +89,7 @@ static bool conn_queue(struct conn *c, const void *data, size_t len)
 }
 
 /* -ERR 'text'; the caller decides whether to close. */
-static void conn_send_err(struct conn *c, const char *text)
+void conn_send_err(struct conn *c, const char *text)
 {
 	struct buf *b = &c->srv->scratch;
 	buf_reset(b);
@@ -168,10 +170,14 @@ static void conn_deadline_fired(void *arg, int timer)
 		return;
 	struct server *s = c->srv;
 	s->stats.slow_consumers++;
-	LOGW(&s->log, "%s:%d - cid:%llu - Slow Consumer Detected: WriteDeadline "
-	     "of %lldms exceeded with %zu bytes pending", c->ip, c->port,
-	     (unsigned long long)c->cid,
-	     (long long)(s->opts->write_deadline_ns / 1000000), c->out_pending);
+	char dl[TIMEFMT_MAX];
+	timefmt_go_duration(s->opts->write_deadline_ns, dl);
+	size_t chunks = 0;
+	for (const struct outblk *b = c->out_head; b != NULL; b = b->next)
+		chunks++;
+	LOGI(&s->log, "%s:%d - cid:%llu - Slow Consumer Detected: WriteDeadline "
+	     "of %s exceeded with %zu chunks of %zu total bytes.", c->ip, c->port,
+	     (unsigned long long)c->cid, dl, chunks, c->out_pending);
 	conn_close(c, CLOSE_SLOW_DEADLINE);
 }
 
@@ -246,14 +252,18 @@ static void conn_auth_timer_fired(void *arg, int timer)
 static void sub_free(struct server *s, struct sub *sub)
 {
 	mem_free(&s->mem, sub->subject);
-	mem_free(&s->mem, sub->queue);
-	mem_free(&s->mem, sub->sid);
+	if (sub->parent == NULL) {
+		/* A shadow borrows its parent's sid and queue. */
+		mem_free(&s->mem, sub->queue);
+		mem_free(&s->mem, sub->sid);
+	}
+	mem_free(&s->mem, sub->shadows);
 	mem_free(&s->mem, sub);
 }
 
 /* Removes sub from the account and the connection; the memory is freed at
  * turn end because a match result may still point to it. */
-static void conn_unsubscribe(struct conn *c, struct sub *sub)
+void conn_unsubscribe(struct conn *c, struct sub *sub)
 {
 	struct server *s = c->srv;
 	int rc = sublist_remove(c->acc->sl, sub);
@@ -262,32 +272,26 @@ static void conn_unsubscribe(struct conn *c, struct sub *sub)
 	ASSERT(v == sub);
 	c->nsubs--;
 	s->stats.subscriptions--;
-	sub->next_free = s->dead_subs;
-	s->dead_subs = sub;
+	if (sub->nshadows > 0)
+		account_remove_shadows(s, sub);
+	deliver_defer_free(s, sub);
+	account_sub_removed(s, c->acc, sub->subject, sub->subject_len);
 }
 
 /* ------------------------------------------------------------ delivery */
 
-struct pubmsg {
-	const char *subject;
-	size_t subject_len;
-	const char *reply;
-	size_t reply_len;
-	const char *data;       /* header block then payload */
-	size_t header_len;
-	size_t total_len;
-};
-
-/* Writes one MSG/HMSG to sub's connection.  Returns true if delivered. */
-static bool conn_deliver(struct conn *pub, struct sub *sub,
-			 const struct pubmsg *m)
+bool conn_deliver(struct conn *pub, struct sub *sub, const char *subject,
+		  size_t subject_len, const struct pubmsg *m)
 {
-	struct conn *c = sub->conn;
-	if (c->closed || (c == pub && !c->echo))
+	struct sub *owner = sub->parent != NULL ? sub->parent : sub;
+	struct conn *c = owner->conn;
+	if (c->closed || (c == pub && !c->echo) || owner->removed)
 		return false;
-	if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs)
+	if (owner->max_msgs > 0 && owner->delivered >= owner->max_msgs)
 		return false;
-	sub->delivered++;
+	if (c->perms != NULL && perms_deliver_denied(c->perms, subject, subject_len))
+		return false;
+	owner->delivered++;
 	bool hdr = m->header_len > 0 && c->headers;
 	const char *body = m->data;
 	size_t size = m->total_len;
@@ -297,49 +301,38 @@ static bool conn_deliver(struct conn *pub, struct sub *sub,
 	}
 	char line[CP_LINE_OVERHEAD + 1024];
 	char *p = line;
-	size_t need = m->subject_len + sub->sid_len + m->reply_len +
-		      CP_LINE_OVERHEAD;
+	struct buf big;
+	buf_init(&big, &c->srv->mem);
+	size_t need = subject_len + owner->sid_len + m->reply_len + CP_LINE_OVERHEAD;
 	if (need > sizeof(line)) {
-		struct buf *big = &c->srv->scratch;
-		buf_reset(big);
-		if (!buf_reserve(big, need))
+		if (!buf_reserve(&big, need))
 			return false;
-		p = big->data;
-		need = big->cap;
+		p = big.data;
+		need = big.cap;
 	} else {
 		need = sizeof(line);
 	}
-	size_t n = cp_encode_msg_line(p, need, m->subject, m->subject_len,
-				      sub->sid, sub->sid_len, m->reply,
-				      m->reply_len, hdr, m->header_len, size);
+	size_t n = cp_encode_msg_line(p, need, subject, subject_len, owner->sid,
+				      owner->sid_len, m->reply, m->reply_len, hdr,
+				      m->header_len, size);
 	ASSERT(n > 0);
-	if (!conn_queue(c, p, n) || !conn_queue(c, body, size) ||
-	    !conn_queue(c, "\r\n", 2))
+	bool ok = conn_queue(c, p, n) && conn_queue(c, body, size) &&
+		  conn_queue(c, "\r\n", 2);
+	buf_free(&big);
+	if (!ok)
 		return false;
 	c->out_msgs++;
 	c->out_bytes += size;
+	c->acc->out_msgs++;
+	c->acc->out_bytes += size;
 	c->srv->stats.out_msgs++;
 	c->srv->stats.out_bytes += size;
-	if (sub->max_msgs > 0 && sub->delivered >= sub->max_msgs)
-		conn_unsubscribe(c, sub);
+	if (c->perms != NULL && m->reply_len > 0)
+		perms_track_reply(c->perms, m->reply, m->reply_len,
+				  env_now_mono_ns(c->srv->env));
+	if (owner->max_msgs > 0 && owner->delivered >= owner->max_msgs)
+		conn_unsubscribe(c, owner);
 	return true;
-}
-
-/* One member of a queue group, chosen at random among those that can take
- * the message (open, and not the publisher itself when echo is off). */
-static bool conn_deliver_queue(struct conn *pub,
-			       const struct sublist_qgroup *g,
-			       const struct pubmsg *m)
-{
-	if (g->nsubs == 0)
-		return false;
-	size_t start = (size_t)prng_below(&pub->srv->prng, g->nsubs);
-	for (size_t i = 0; i < g->nsubs; i++) {
-		struct sub *sub = g->subs[(start + i) % g->nsubs];
-		if (conn_deliver(pub, sub, m))
-			return true;
-	}
-	return false;
 }
 
 /* The publisher's first plain subscription matching the reply subject
@@ -352,35 +345,21 @@ static void conn_send_no_responders(struct conn *c, const struct pubmsg *m)
 		return;
 	struct sub *sub = NULL;
 	for (size_t i = 0; i < r->npsubs && sub == NULL; i++)
-		if (r->psubs[i]->conn == c)
+		if (r->psubs[i]->conn == c && r->psubs[i]->parent == NULL)
 			sub = r->psubs[i];
 	sublist_result_release(c->acc->sl, r);
 	if (sub == NULL)
 		return;
-	struct buf *b = &c->srv->scratch;
-	buf_reset(b);
-	buf_append(b, "HMSG ", 5);
-	buf_append(b, m->reply, m->reply_len);
-	buf_append_char(b, ' ');
-	buf_append(b, sub->sid, sub->sid_len);
-	buf_append_str(b, " 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
-	conn_queue(c, b->data, b->len);
-}
-
-static void conn_route_msg(struct conn *c, const struct pubmsg *m)
-{
-	struct sublist_result *r = sublist_match(c->acc->sl, m->subject,
-						 m->subject_len);
-	if (r == NULL)
-		return;
-	bool delivered = false;
-	for (size_t i = 0; i < r->npsubs; i++)
-		delivered |= conn_deliver(c, r->psubs[i], m);
-	for (size_t i = 0; i < r->nqgroups; i++)
-		delivered |= conn_deliver_queue(c, &r->qgroups[i], m);
-	sublist_result_release(c->acc->sl, r);
-	if (!delivered && m->reply_len > 0 && c->no_responders && !c->closed)
-		conn_send_no_responders(c, m);
+	struct buf b;
+	buf_init(&b, &c->srv->mem);
+	buf_append(&b, "HMSG ", 5);
+	buf_append(&b, m->reply, m->reply_len);
+	buf_append_char(&b, ' ');
+	buf_append(&b, sub->sid, sub->sid_len);
+	buf_append_str(&b, " 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+	if (!b.oom)
+		conn_queue(c, b.data, b.len);
+	buf_free(&b);
 }
 
 /* ---------------------------------------------------------- operations */
@@ -408,73 +387,86 @@ static void conn_pub_violation(struct conn *c, const char *what,
 	buf_free(&tmp);
 }
 
+/* Checks and routes a client's message (subject already mapped). */
+static void conn_publish(struct conn *c, const struct pubmsg *pm)
+{
+	struct server *s = c->srv;
+	if (has_prefix(pm->subject, pm->subject_len, "$GNR.")) {
+		conn_pub_violation(c, "to", pm->subject, pm->subject_len);
+		return;
+	}
+	if (c->perms != NULL &&
+	    !perms_pub_allowed(c->perms, pm->subject, pm->subject_len,
+			       env_now_mono_ns(s->env))) {
+		conn_pub_violation(c, "to", pm->subject, pm->subject_len);
+		return;
+	}
+	if (pm->reply_len > 0 && reply_is_reserved(pm->reply, pm->reply_len)) {
+		conn_pub_violation(c, "with Reply of", pm->reply, pm->reply_len);
+		return;
+	}
+	if (c->verbose)
+		conn_send_ok(c);
+	bool delivered = deliver_msg(s, c->acc, c, pm, 0);
+	if (!delivered && pm->reply_len > 0 && c->no_responders && !c->closed)
+		conn_send_no_responders(c, pm);
+}
+
 static int conn_process_pub(struct conn *c, const struct cp_msg *m)
 {
 	struct server *s = c->srv;
 	c->in_msgs++;
 	c->in_bytes += m->total_len;
+	c->acc->in_msgs++;
+	c->acc->in_bytes += m->total_len;
 	s->stats.in_msgs++;
 	s->stats.in_bytes += m->total_len;
 	if (c->pedantic &&
 	    !subject_is_valid_literal(m->subject.ptr, m->subject.len))
 		conn_send_err(c, "Invalid Publish Subject");
-	if (has_prefix(m->subject.ptr, m->subject.len, "$GNR.")) {
-		conn_pub_violation(c, "to", m->subject.ptr, m->subject.len);
-		return 0;
-	}
-	if (m->reply.len > 0 && reply_is_reserved(m->reply.ptr, m->reply.len)) {
-		conn_pub_violation(c, "with Reply of", m->reply.ptr, m->reply.len);
-		return 0;
-	}
-	if (c->verbose)
-		conn_send_ok(c);
 	struct pubmsg pm = { m->subject.ptr, m->subject.len, m->reply.ptr,
 			     m->reply.len, m->payload, m->header_len,
 			     m->total_len };
-	conn_route_msg(c, &pm);
+	if (c->acc->n_mappings == 0) {
+		conn_publish(c, &pm);
+	} else {
+		/* Mappings apply before the permission checks, as in the
+		 * reference. */
+		struct buf mapped;
+		buf_init(&mapped, &s->mem);
+		if (account_map_subject(s, c->acc, pm.subject, pm.subject_len,
+					&mapped)) {
+			pm.subject = mapped.data;
+			pm.subject_len = mapped.len;
+		}
+		conn_publish(c, &pm);
+		buf_free(&mapped);
+	}
 	return c->closed ? -1 : 0;
 }
 
-static int conn_process_sub(struct conn *c, const struct cp_msg *m)
+static void conn_sub_violation(struct conn *c, const struct cp_msg *m,
+			       const char *suffix)
+{
+	struct buf tmp;
+	buf_init(&tmp, &c->srv->mem);
+	buf_appendf(&tmp, "Permissions Violation for Subscription to \"%.*s\"%s",
+		    (int)m->subject.len, m->subject.ptr, suffix);
+	if (m->queue.len > 0 && suffix[0] == '\0')
+		buf_appendf(&tmp, " using queue \"%.*s\"", (int)m->queue.len,
+			    m->queue.ptr);
+	conn_send_err(c, tmp.oom ? "Permissions Violation" : tmp.data);
+	buf_free(&tmp);
+}
+
+static struct sub *conn_sub_new(struct conn *c, const struct cp_msg *m)
 {
 	struct server *s = c->srv;
-	if (m->queue.len > 0 && m->queue.len == 5 &&
-	    memcmp(m->queue.ptr, "_sys_", 5) == 0) {
-		struct buf tmp;
-		buf_init(&tmp, &s->mem);
-		buf_appendf(&tmp, "Permissions Violation for Subscription to "
-			    "\"%.*s\" using queue \"_sys_\"", (int)m->subject.len,
-			    m->subject.ptr);
-		conn_send_err(c, tmp.oom ? "Permissions Violation" : tmp.data);
-		buf_free(&tmp);
-		return 0;
-	}
-	if (s->opts->max_sub_tokens > 0 &&
-	    subject_token_count(m->subject.ptr, m->subject.len) >
-		    (size_t)s->opts->max_sub_tokens) {
-		struct buf tmp;
-		buf_init(&tmp, &s->mem);
-		buf_appendf(&tmp, "Permissions Violation for Subscription to "
-			    "\"%.*s\", too many tokens", (int)m->subject.len,
-			    m->subject.ptr);
-		conn_send_err(c, tmp.oom ? "Permissions Violation" : tmp.data);
-		buf_free(&tmp);
-		return 0;
-	}
-	if (s->opts->max_subscriptions > 0 &&
-	    c->nsubs >= (uint64_t)s->opts->max_subscriptions) {
-		conn_send_err(c, "maximum subscriptions exceeded");
-		return 0;
-	}
-	if (hmap_get(&c->subs, m->sid.ptr, m->sid.len) != NULL) {
-		if (c->verbose)
-			conn_send_ok(c);
-		return 0;
-	}
 	struct sub *sub = mem_calloc(&s->mem, 1, sizeof(*sub));
 	if (sub == NULL)
-		goto nomem;
+		return NULL;
 	sub->conn = c;
+	sub->acc = c->acc;
 	sub->queue_weight = 1;
 	sub->subject = mem_strndup(&s->mem, m->subject.ptr, m->subject.len);
 	sub->subject_len = m->subject.len;
@@ -485,8 +477,43 @@ static int conn_process_sub(struct conn *c, const struct cp_msg *m)
 		sub->queue_len = m->queue.len;
 	}
 	if (sub->subject == NULL || sub->sid == NULL ||
-	    (m->queue.len > 0 && sub->queue == NULL))
-		goto nomem_sub;
+	    (m->queue.len > 0 && sub->queue == NULL)) {
+		sub_free(s, sub);
+		return NULL;
+	}
+	return sub;
+}
+
+static int conn_process_sub(struct conn *c, const struct cp_msg *m)
+{
+	struct server *s = c->srv;
+	bool sys_queue = m->queue.len == 5 && memcmp(m->queue.ptr, "_sys_", 5) == 0;
+	if (sys_queue || (c->perms != NULL &&
+			  !perms_sub_allowed(c->perms, m->subject.ptr, m->subject.len,
+					     m->queue.ptr, m->queue.len))) {
+		conn_sub_violation(c, m, "");
+		return 0;
+	}
+	if (s->opts->max_sub_tokens > 0 &&
+	    subject_token_count(m->subject.ptr, m->subject.len) >
+		    (size_t)s->opts->max_sub_tokens) {
+		conn_sub_violation(c, m, ", too many tokens");
+		return 0;
+	}
+	if (c->max_subs >= 0 && c->nsubs >= (uint64_t)c->max_subs) {
+		LOGE(&s->log, "%s:%d - cid:%llu - maximum subscriptions exceeded",
+		     c->ip, c->port, (unsigned long long)c->cid);
+		conn_send_err(c, "maximum subscriptions exceeded");
+		return 0;
+	}
+	if (hmap_get(&c->subs, m->sid.ptr, m->sid.len) != NULL) {
+		if (c->verbose)
+			conn_send_ok(c);
+		return 0;
+	}
+	struct sub *sub = conn_sub_new(c, m);
+	if (sub == NULL)
+		goto nomem;
 	int rc = sublist_insert(c->acc->sl, sub);
 	if (rc == SUBLIST_ERR_INVALID_SUBJECT) {
 		sub_free(s, sub);
@@ -501,6 +528,10 @@ static int conn_process_sub(struct conn *c, const struct cp_msg *m)
 	}
 	c->nsubs++;
 	s->stats.subscriptions++;
+	if (!account_add_shadows(s, c->acc, sub)) {
+		conn_unsubscribe(c, sub);
+		goto nomem;
+	}
 	if (c->verbose)
 		conn_send_ok(c);
 	return 0;
@@ -611,10 +642,59 @@ static bool conn_read_connect(struct conn *c, const char *json, size_t len,
 
 static void conn_auth_violation(struct conn *c)
 {
-	LOGE(&c->srv->log, "%s:%d - cid:%llu - authentication error", c->ip,
-	     c->port, (unsigned long long)c->cid);
+	struct server *s = c->srv;
+	/* The reference names the credential it looked up. */
+	if (s->nkeys_in_use)
+		LOGE(&s->log, "%s:%d - cid:%llu - authentication error - Nkey "
+		     "\"%s\"", c->ip, c->port, (unsigned long long)c->cid,
+		     c->creds.nkey ? c->creds.nkey : "");
+	else if (s->opts->n_users > 0)
+		LOGE(&s->log, "%s:%d - cid:%llu - authentication error - User "
+		     "\"%s\"", c->ip, c->port, (unsigned long long)c->cid,
+		     c->creds.user ? c->creds.user : "");
+	else
+		LOGE(&s->log, "%s:%d - cid:%llu - authentication error", c->ip,
+		     c->port, (unsigned long long)c->cid);
+	events_auth_error(c->srv, c);
 	conn_send_err(c, "Authorization Violation");
 	conn_close(c, CLOSE_AUTH_VIOLATION);
+}
+
+static void conn_take_creds(struct conn *c, struct connect_fields *f)
+{
+	struct mem *mem = &c->srv->mem;
+	mem_free(mem, c->creds.user);
+	mem_free(mem, c->creds.pass);
+	mem_free(mem, c->creds.token);
+	mem_free(mem, c->creds.nkey);
+	mem_free(mem, c->creds.sig);
+	c->creds = (struct conn_creds){ f->user, f->pass, f->token, f->nkey,
+					f->sig };
+	f->user = f->pass = f->token = f->nkey = f->sig = NULL;
+}
+
+/* Authenticates; false when the connection was closed. */
+static bool conn_authenticate(struct conn *c, struct connect_fields *f)
+{
+	struct server *s = c->srv;
+	struct auth_request req = { f->user, f->pass, f->token, f->nkey, f->sig,
+				    f->jwt };
+	enum auth_result ar = auth_check_client(s, c, &req);
+	bool acct = f->new_account || (f->account != NULL && f->account[0]);
+	conn_take_creds(c, f);
+	if (ar == AUTH_ACCOUNT_FULL) {
+		LOGE(&s->log, "%s:%d - cid:%llu - maximum account active "
+		     "connections exceeded", c->ip, c->port,
+		     (unsigned long long)c->cid);
+		conn_send_err(c, "maximum account active connections exceeded");
+		conn_close(c, CLOSE_MAX_ACCOUNT_CONNECTIONS);
+		return false;
+	}
+	if (ar != AUTH_OK || acct) {
+		conn_auth_violation(c);
+		return false;
+	}
+	return true;
 }
 
 static int conn_process_connect(struct conn *c, const struct cp_msg *m)
@@ -634,16 +714,20 @@ static int conn_process_connect(struct conn *c, const struct cp_msg *m)
 	if (s->opts->no_header_support)
 		c->headers = false;
 	cp_parser_set_headers(&c->parser, c->headers);
-	struct auth_request req = { f.user, f.pass, f.token, f.nkey, f.sig,
-				    f.jwt };
-	bool ok = auth_check_client(s, c, &req);
-	bool acct = f.new_account || (f.account != NULL && f.account[0]);
-	connect_fields_free(&s->mem, &f);
-	if (!ok || acct) {
-		conn_auth_violation(c);
-		return -1;
+	bool first = !c->connected;
+	if (first) {
+		/* The first round-trip estimate, as the reference's: accept to
+		 * CONNECT. */
+		int64_t rtt = env_now_mono_ns(e) - c->start_ns;
+		c->rtt_ns = rtt > 0 ? rtt : 1;
 	}
+	bool ok = conn_authenticate(c, &f);
+	connect_fields_free(&s->mem, &f);
+	if (!ok)
+		return -1;
 	c->connected = true;
+	if (first)
+		events_client_connect(s, c);
 	if (c->protocol < 0 || c->protocol > 1) {
 		conn_send_err(c, "invalid client protocol");
 		conn_close(c, CLOSE_BAD_CLIENT_PROTOCOL);
@@ -657,6 +741,19 @@ static int conn_process_connect(struct conn *c, const struct cp_msg *m)
 	if (c->verbose)
 		conn_send_ok(c);
 	return 0;
+}
+
+const char *conn_auth_user(const struct conn *c)
+{
+	if (c->creds.nkey != NULL && c->creds.nkey[0])
+		return c->creds.nkey;
+	if (c->creds.user != NULL && c->creds.user[0])
+		return c->creds.user;
+	if (c->user != NULL && c->user->user != NULL)
+		return c->user->user;
+	if (c->creds.token != NULL && c->creds.token[0])
+		return c->creds.token;
+	return "";
 }
 
 static void conn_trace_op(struct conn *c, const struct cp_msg *m)
@@ -700,6 +797,10 @@ static int conn_on_op(void *arg, const struct cp_msg *m)
 		break;
 	case CP_OP_PONG:
 		c->pings_out = 0;
+		if (c->rtt_ping_ns > 0) {
+			int64_t rtt = env_now_mono_ns(s->env) - c->rtt_ping_ns;
+			c->rtt_ns = rtt > 0 ? rtt : 1;
+		}
 		break;
 	case CP_OP_ERR:
 		conn_close(c, CLOSE_CLIENT);
@@ -787,11 +888,19 @@ void conn_accept(struct server *s, int sock, const char *ip, int port)
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	c->port = port;
 	c->start_ns = c->last_activity_ns = env_now_mono_ns(e);
+	c->start_wall_ns = env_now_wall_ns(e);
 	c->verbose = c->pedantic = c->echo = true;
 	c->acc = s->global_acc;
+	c->max_payload = s->opts->max_payload;
+	c->max_subs = s->opts->max_subscriptions > 0 ? s->opts->max_subscriptions : -1;
+	if (s->nkeys_in_use) {
+		uint8_t raw[NKEY_NONCE_BYTES];
+		env_random(e, raw, sizeof(raw));
+		nkey_base64url(raw, sizeof(raw), c->nonce);
+	}
 	cp_parser_init(&c->parser, &s->mem, CP_ROLE_SERVER);
 	c->parser.max_control_line = (size_t)s->opts->max_control_line;
-	c->parser.max_payload = s->opts->max_payload;
+	c->parser.max_payload = c->max_payload;
 	/* HPUB closes the connection until CONNECT negotiates headers. */
 	cp_parser_set_headers(&c->parser, false);
 	hmap_init(&c->subs, &s->mem, prng_next(&s->prng));
@@ -803,6 +912,7 @@ void conn_accept(struct server *s, int sock, const char *ip, int port)
 	s->stats.connections++;
 	s->stats.total_connections++;
 	s->global_acc->nconns++;
+	s->global_acc->total_conns++;
 	LOGD(&s->log, "%s:%d - cid:%llu - Client connection created", ip, port,
 	     (unsigned long long)c->cid);
 
@@ -810,6 +920,8 @@ void conn_accept(struct server *s, int sock, const char *ip, int port)
 	conn_queue(c, s->scratch.data, s->scratch.len);
 	if (s->opts->max_connections > 0 &&
 	    s->nconns > (uint64_t)s->opts->max_connections) {
+		LOGE(&s->log, "%s:%d - cid:%llu - maximum connections exceeded",
+		     ip, port, (unsigned long long)c->cid);
 		conn_send_err(c, "maximum connections exceeded");
 		conn_close(c, CLOSE_MAX_CONNECTIONS);
 		return;
@@ -855,6 +967,10 @@ void conn_close(struct conn *c, enum conn_close_reason why)
 	s->nconns--;
 	s->stats.connections--;
 	c->acc->nconns--;
+	if (why == CLOSE_SLOW_PENDING || why == CLOSE_SLOW_DEADLINE)
+		c->acc->slow_consumers++;
+	events_client_disconnect(s, c);
+	c->user = NULL; /* points into options a reload may free */
 	LOGD(&s->log, "%s:%d - cid:%llu - \"%s\" - Client connection closed: %s",
 	     c->ip, c->port, (unsigned long long)c->cid,
 	     c->name ? c->name : "", conn_close_reason_text(why));
@@ -871,6 +987,12 @@ void conn_free(struct conn *c)
 	}
 	hmap_free(&c->subs);
 	cp_parser_free(&c->parser);
+	perms_free(c->perms);
+	mem_free(&s->mem, c->creds.user);
+	mem_free(&s->mem, c->creds.pass);
+	mem_free(&s->mem, c->creds.token);
+	mem_free(&s->mem, c->creds.nkey);
+	mem_free(&s->mem, c->creds.sig);
 	mem_free(&s->mem, c->name);
 	mem_free(&s->mem, c->lang);
 	mem_free(&s->mem, c->version);
@@ -902,6 +1024,9 @@ const char *conn_close_reason_text(enum conn_close_reason why)
 	case CLOSE_NO_RESPONDERS_NO_HEADERS:
 		return "No Responders Requires Headers";
 	case CLOSE_BAD_CLIENT_PROTOCOL: return "Bad Client Protocol Version";
+	case CLOSE_MAX_ACCOUNT_CONNECTIONS:
+		return "Maximum Account Connections Exceeded";
+	case CLOSE_MAX_SUBSCRIPTIONS: return "Maximum Subscriptions Exceeded";
 	}
 	return "Unknown";
 }

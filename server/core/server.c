@@ -9,93 +9,10 @@
 
 #include "../lib/assert.h"
 #include "../lib/json.h"
+#include "internal.h"
 #include "server_int.h"
 
 #define BLK_POOL_MAX 256
-
-/* ------------------------------------------------------------ accounts */
-
-static struct account *account_new(struct server *s, const char *name,
-				   const struct opts_account *o)
-{
-	struct account *a = mem_calloc(&s->mem, 1, sizeof(*a));
-	if (a == NULL)
-		return NULL;
-	a->name = mem_strdup(&s->mem, name);
-	a->sl = sublist_new(&s->mem, prng_next(&s->prng),
-			    !s->opts->disable_sublist_cache);
-	a->opts = o;
-	if (a->name == NULL || a->sl == NULL) {
-		if (a->sl != NULL)
-			sublist_free(a->sl);
-		mem_free(&s->mem, a->name);
-		mem_free(&s->mem, a);
-		return NULL;
-	}
-	link_insert_tail(&s->accounts, &a->node);
-	return a;
-}
-
-static void account_free(struct server *s, struct account *a)
-{
-	link_remove(&a->node);
-	sublist_free(a->sl);
-	mem_free(&s->mem, a->name);
-	mem_free(&s->mem, a);
-}
-
-struct account *server_lookup_account(struct server *s, const char *name)
-{
-	for (struct link *l = s->accounts.next; l != &s->accounts; l = l->next) {
-		struct account *a = CONTAINER_OF(l, struct account, node);
-		if (strcmp(a->name, name) == 0)
-			return a;
-	}
-	return NULL;
-}
-
-static int server_create_accounts(struct server *s, struct buf *err)
-{
-	const struct opts *o = s->opts;
-	s->global_acc = account_new(s, "$G", NULL);
-	if (s->global_acc == NULL)
-		goto nomem;
-	for (size_t i = 0; i < o->n_accounts; i++) {
-		if (server_lookup_account(s, o->accounts[i].name) != NULL)
-			continue;
-		if (account_new(s, o->accounts[i].name, &o->accounts[i]) == NULL)
-			goto nomem;
-	}
-	if (o->system_account != NULL) {
-		s->system_acc = server_lookup_account(s, o->system_account);
-		if (s->system_acc == NULL) {
-			buf_appendf(err, "system account \"%s\" not defined",
-				    o->system_account);
-			return -1;
-		}
-	} else if (!o->no_system_account) {
-		s->system_acc = server_lookup_account(s, "$SYS");
-		if (s->system_acc == NULL)
-			s->system_acc = account_new(s, "$SYS", NULL);
-		if (s->system_acc == NULL)
-			goto nomem;
-	}
-	for (size_t i = 0; i < o->n_users; i++) {
-		const char *acc = o->users[i].account;
-		if (acc != NULL && server_lookup_account(s, acc) == NULL) {
-			buf_appendf(err, "%s:%d: user \"%s\" refers to unknown "
-				    "account \"%s\"", o->users[i].file,
-				    o->users[i].line,
-				    o->users[i].user ? o->users[i].user : "",
-				    acc);
-			return -1;
-		}
-	}
-	return 0;
-nomem:
-	buf_append_str(err, "out of memory creating accounts");
-	return -1;
-}
 
 /* -------------------------------------------------------- output blocks */
 
@@ -163,6 +80,10 @@ void server_build_info(struct server *s, struct conn *c, struct buf *out)
 		jw_uint(&w, c->cid);
 		jw_key(&w, "client_ip");
 		jw_str(&w, c->ip);
+		if (c->nonce[0] != '\0') {
+			jw_key(&w, "nonce");
+			jw_str(&w, c->nonce);
+		}
 	}
 	jw_obj_end(&w);
 	buf_append_str(out, " \r\n");
@@ -173,6 +94,15 @@ void server_build_info(struct server *s, struct conn *c, struct buf *out)
 static void server_turn_end(void *arg)
 {
 	struct server *s = arg;
+	if (s->reload_pending) {
+		struct buf err;
+		buf_init(&err, &s->mem);
+		s->reload_pending = false;
+		int rc = s->reload_cb(s->reload_arg, &err);
+		events_reload_done(s, rc == 0 ? NULL : (err.data ? err.data : "error"));
+		buf_free(&err);
+	}
+	internal_drain(s);
 	while (s->flush_list != NULL) {
 		struct conn *c = s->flush_list;
 		s->flush_list = c->flush_next;
@@ -229,6 +159,15 @@ static void server_make_id(struct server *s)
 int server_new(struct server **out, const struct server_config *cfg,
 	       struct buf *err)
 {
+	/* The reference refuses to start on options that contradict each
+	 * other; so do we, with its wording. */
+	if (cfg->opts->max_payload > cfg->opts->max_pending) {
+		buf_appendf(err, "max_payload (%lld) cannot be higher than "
+			    "max_pending (%lld)",
+			    (long long)cfg->opts->max_payload,
+			    (long long)cfg->opts->max_pending);
+		return -1;
+	}
 	struct mem boot;
 	mem_init(&boot);
 	struct server *s = mem_calloc(&boot, 1, sizeof(*s));
@@ -252,19 +191,24 @@ int server_new(struct server **out, const struct server_config *cfg,
 	s->name = mem_strdup(&s->mem, s->opts->server_name ? s->opts->server_name
 							    : s->id);
 	s->listen_sock = -1;
+	s->statsz_timer = -1;
 	s->auth_required = auth_is_required(s->opts);
+	s->nkeys_in_use = auth_nkeys_in_use(s->opts);
 	link_init(&s->accounts);
 	link_init(&s->conns);
 	link_init(&s->dead);
 	buf_init(&s->scratch, &s->mem);
 	s->read_buf = mem_alloc(&s->mem, READ_BUF_SIZE);
 	s->start_wall_ns = env_now_wall_ns(s->env);
+	s->config_load_wall_ns = s->start_wall_ns;
 	if (s->name == NULL || s->read_buf == NULL) {
 		buf_append_str(err, "out of memory");
 		server_free(s);
 		return -1;
 	}
-	if (server_create_accounts(s, err) != 0) {
+	if (accounts_configure(s, err) != 0 || events_start(s) != 0) {
+		if (err->len == 0)
+			buf_append_str(err, "out of memory");
 		server_free(s);
 		return -1;
 	}
@@ -333,8 +277,6 @@ int server_start(struct server *s, struct buf *err)
 	s->port = bound;
 	s->running = true;
 	LOGI(&s->log, "Listening for client connections on %s:%d", host, bound);
-	if (s->auth_required)
-		LOGI(&s->log, "Client authentication is required");
 	LOGI(&s->log, "Server is ready");
 	return 0;
 }
@@ -346,6 +288,7 @@ void server_shutdown(struct server *s)
 		return;
 	s->running = false;
 	LOGI(&s->log, "Initiating Shutdown...");
+	events_shutdown(s);
 	if (s->listen_sock >= 0) {
 		e->sock_close(e, s->listen_sock);
 		s->listen_sock = -1;
@@ -354,6 +297,7 @@ void server_shutdown(struct server *s)
 		struct conn *c = CONTAINER_OF(s->conns.next, struct conn, node);
 		conn_close(c, CLOSE_SERVER_SHUTDOWN);
 	}
+	internal_discard(s);
 	server_turn_end(s);
 	LOGI(&s->log, "Server Exiting..");
 }
@@ -370,14 +314,9 @@ void server_free(struct server *s)
 		c->in_flush_list = false;
 		conn_free(c);
 	}
-	while (s->dead_subs != NULL) {
-		struct sub *sub = s->dead_subs;
-		s->dead_subs = sub->next_free;
-		conn_free_sub(s, sub);
-	}
-	while (!link_empty(&s->accounts))
-		account_free(s, CONTAINER_OF(s->accounts.next, struct account,
-					     node));
+	events_free(s);
+	internal_discard(s);
+	accounts_free(s);
 	while (s->blk_pool != NULL) {
 		struct outblk *b = s->blk_pool;
 		s->blk_pool = b->next;
@@ -388,6 +327,12 @@ void server_free(struct server *s)
 	mem_free(&s->mem, s->name);
 	struct mem m = s->mem;
 	mem_free(&m, s);
+}
+
+void server_set_reload_handler(struct server *s, server_reload_fn fn, void *arg)
+{
+	s->reload_cb = fn;
+	s->reload_arg = arg;
 }
 
 int server_client_port(const struct server *s)
@@ -412,7 +357,7 @@ void server_get_stats(const struct server *s, struct server_stats *out)
 
 void server_invariants(const struct server *s)
 {
-	uint32_t n = 0, subs = 0;
+	uint32_t n = 0, subs = 0, shadows = 0;
 	for (const struct link *l = s->conns.next; l != &s->conns; l = l->next) {
 		const struct conn *c = CONTAINER_OF(l, struct conn, node);
 		ASSERT(!c->closed);
@@ -423,12 +368,21 @@ void server_invariants(const struct server *s)
 			pending += b->end - b->start;
 		}
 		ASSERT(pending == c->out_pending);
+		size_t pos = 0;
+		const struct hmap_entry *ent;
+		while ((ent = hmap_next(&c->subs, &pos)) != NULL) {
+			const struct sub *sub = ent->value;
+			ASSERT(sub->conn == c && sub->parent == NULL && !sub->removed);
+			for (uint32_t i = 0; i < sub->nshadows; i++)
+				ASSERT(sub->shadows[i]->parent == sub);
+			shadows += sub->nshadows;
+		}
 		subs += c->nsubs;
 		n++;
 	}
 	ASSERT(n == s->nconns);
 	ASSERT(subs == s->stats.subscriptions);
-	uint32_t acc_conns = 0;
+	uint32_t acc_conns = 0, internal = 0, acc_shadows = 0;
 	size_t acc_subs = 0;
 	for (const struct link *l = s->accounts.next; l != &s->accounts;
 	     l = l->next) {
@@ -436,7 +390,11 @@ void server_invariants(const struct server *s)
 		sublist_invariants(a->sl);
 		acc_conns += a->nconns;
 		acc_subs += sublist_count(a->sl);
+		internal += a->internal_subs;
+		acc_shadows += a->shadow_subs;
 	}
 	ASSERT(acc_conns == n);
-	ASSERT(acc_subs == subs);
+	ASSERT(internal == s->internal_subs);
+	ASSERT(acc_shadows == shadows);
+	ASSERT(acc_subs == (size_t)subs + internal + shadows);
 }

@@ -53,6 +53,19 @@ int server_client_port(const struct server *s);
 const char *server_id(const struct server *s);
 const char *server_name(const struct server *s);
 void server_get_stats(const struct server *s, struct server_stats *out);
+/* The driver's config reload (file I/O lives in the driver): re-reads the
+ * configuration and applies it with server_reload.  0, or -1 with err. */
+typedef int (*server_reload_fn)(void *arg, struct buf *err);
+/* Lets $SYS.REQ.SERVER.<id>.RELOAD reach the driver. */
+void server_set_reload_handler(struct server *s, server_reload_fn fn, void *arg);
+/* Applies new options: accounts, imports, exports, mappings, users and
+ * permissions.  Connections whose user vanished or moved to another account
+ * are closed, those whose credentials no longer pass get an Authorization
+ * Violation, the others get the new permissions and lose subscriptions they
+ * may no longer hold.  o is borrowed until the next reload or server_free;
+ * on failure (-1 with err) the old options stay in effect. */
+int server_reload(struct server *s, const struct opts *o, struct buf *err);
+
 /* Asserts the cross-module invariants; the simulator calls it after every
  * step. */
 void server_invariants(const struct server *s);

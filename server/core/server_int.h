@@ -16,12 +16,15 @@
 #include <stdint.h>
 
 #include "../env/env.h"
+#include "../lib/assert.h"
 #include "../lib/buf.h"
 #include "../lib/hash.h"
 #include "../lib/mem.h"
 #include "../lib/prng.h"
 #include "../proto/client_proto.h"
+#include "account.h"
 #include "log.h"
+#include "perms.h"
 #include "opts.h"
 #include "server.h"
 #include "sub.h"
@@ -30,19 +33,6 @@
 #define OUTBLK_SIZE (32 * 1024)
 #define READ_BUF_SIZE (64 * 1024)
 #define SERVER_ID_LEN 56
-
-/* Intrusive doubly-linked list. */
-struct link {
-	struct link *prev, *next;
-};
-
-struct account {
-	char *name;                    /* owned */
-	struct sublist *sl;            /* the account's subject space */
-	const struct opts_account *opts; /* borrowed; NULL for $G/$SYS defaults */
-	uint32_t nconns;               /* client connections bound to it */
-	struct link node;              /* in server.accounts */
-};
 
 /* A block of pending output.  Bytes [start, end) are unsent. */
 struct outblk {
@@ -69,6 +59,14 @@ enum conn_close_reason {
 	CLOSE_MAX_CONNECTIONS,
 	CLOSE_NO_RESPONDERS_NO_HEADERS,
 	CLOSE_BAD_CLIENT_PROTOCOL,
+	CLOSE_MAX_ACCOUNT_CONNECTIONS,
+	CLOSE_MAX_SUBSCRIPTIONS,
+};
+
+/* What the client authenticated with, kept so that a reload can check the
+ * connection again against the new configuration (owned strings). */
+struct conn_creds {
+	char *user, *pass, *token, *nkey, *sig;
 };
 
 struct conn {
@@ -84,6 +82,11 @@ struct conn {
 	struct cp_parser parser;
 	struct account *acc;           /* bound account */
 	const struct opts_user *user;  /* authenticated user, or NULL */
+	struct conn_creds creds;       /* as sent in CONNECT */
+	struct perms *perms;           /* NULL = no restrictions */
+	int64_t max_subs;              /* -1 = unlimited (server and account) */
+	int64_t max_payload;           /* effective after auth */
+	char nonce[24];                /* sent in INFO when nkeys are in use */
 
 	/* CONNECT options; defaults before CONNECT per the reference */
 	bool connected;                /* CONNECT received and accepted */
@@ -112,6 +115,8 @@ struct conn {
 	int auth_timer;                /* env timer: CONNECT must come by then */
 	int pings_out;                 /* unanswered server PINGs */
 	int64_t rtt_ping_ns;           /* when the last PING went out; 0 = never */
+	int64_t rtt_ns;                /* last measured round trip; 0 = unknown */
+	int64_t start_wall_ns;         /* wall clock of accept, for events */
 
 	/* statistics */
 	uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
@@ -139,7 +144,8 @@ struct server {
 
 	struct link accounts;          /* struct account */
 	struct account *global_acc;    /* $G */
-	struct account *system_acc;    /* $SYS or system_account */
+	struct account *system_acc;    /* $SYS or system_account; may be NULL */
+	bool nkeys_in_use;             /* some user authenticates with an nkey */
 
 	struct link conns;             /* live client connections */
 	struct link dead;              /* closed, freed at turn end */
@@ -155,6 +161,23 @@ struct server {
 
 	struct server_stats stats;
 	int64_t start_wall_ns;
+	int64_t config_load_wall_ns;   /* last (re)load of the options */
+
+	/* internal messaging (internal.c) */
+	uint32_t deliver_depth;        /* nesting of deliveries in progress */
+	struct isend *send_head, *send_tail; /* internal_send queue */
+	uint32_t internal_subs;        /* live internal subscriptions */
+
+	/* system account services and events (events.c) */
+	struct sub **sys_subs;         /* internal subs the events own */
+	size_t n_sys_subs;
+	uint64_t sys_seq;              /* "seq" of the next event */
+	int statsz_timer;              /* periodic STATSZ; -1 = none */
+	int64_t statsz_interval_ns;
+	server_reload_fn reload_cb;    /* the driver's config reload, or NULL */
+	void *reload_arg;
+	bool reload_pending;           /* a RELOAD request waits for turn end */
+	char *reload_reply;            /* where to answer it (owned) */
 };
 
 /* list helpers */
@@ -177,6 +200,17 @@ static inline void link_remove(struct link *n)
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- conn.c ---- */
+/* Writes MSG/HMSG for m to sub's connection (client or shadow sub) with
+ * the given delivery subject.  Returns true if it was queued. */
+bool conn_deliver(struct conn *pub, struct sub *sub, const char *subject,
+		  size_t subject_len, const struct pubmsg *m);
+/* Queues raw bytes for the connection; false when it is (now) closed. */
+bool conn_queue(struct conn *c, const void *data, size_t len);
+void conn_send_err(struct conn *c, const char *text);
+/* Removes a client subscription (and its shadows). */
+void conn_unsubscribe(struct conn *c, struct sub *sub);
+/* The user name events and monitoring report ("" when none). */
+const char *conn_auth_user(const struct conn *c);
 void conn_accept(struct server *s, int sock, const char *ip, int port);
 void conn_close(struct conn *c, enum conn_close_reason why);
 void conn_free(struct conn *c);
@@ -185,21 +219,57 @@ void conn_free_sub(struct server *s, struct sub *sub);
 void conn_flush(struct conn *c);
 const char *conn_close_reason_text(enum conn_close_reason why);
 
+/* ---- deliver.c ---- */
+enum {
+	DELIVER_FROM_SERVICE = 1,      /* came through a service import */
+};
+/* Routes m through acc: client subs, shadows, internal subs, queue groups.
+ * pub is the publishing client or NULL.  Returns whether anyone took it. */
+bool deliver_msg(struct server *s, struct account *acc, struct conn *pub,
+		 const struct pubmsg *m, unsigned flags);
+/* Puts a removed sub on the turn-end free list. */
+void deliver_defer_free(struct server *s, struct sub *sub);
+
 /* ---- server.c ---- */
-struct account *server_lookup_account(struct server *s, const char *name);
 struct outblk *server_blk_get(struct server *s);
 void server_blk_put(struct server *s, struct outblk *b);
 /* The INFO line for a new client connection (ends with CRLF). */
 void server_build_info(struct server *s, struct conn *c, struct buf *out);
 
+/* ---- events.c ---- */
+/* System account events; all cheap no-ops without listeners. */
+void events_client_connect(struct server *s, struct conn *c);
+void events_client_disconnect(struct server *s, struct conn *c);
+void events_auth_error(struct server *s, struct conn *c);
+void events_account_conns(struct server *s, struct account *acc);
+/* Sets up the system account's request handlers and timers (start and
+ * reload); -1 when memory ran out. */
+int events_start(struct server *s);
+/* Drops the request subscriptions (a reload starts them again). */
+void events_stop(struct server *s);
+void events_free(struct server *s);
+/* Publishes the SHUTDOWN event at once. */
+void events_shutdown(struct server *s);
+/* Answers a pending RELOAD request; error is NULL on success. */
+void events_reload_done(struct server *s, const char *error);
+
 /* ---- auth.c ---- */
 struct auth_request {
 	const char *user, *pass, *token, *nkey, *sig, *jwt;
 };
-/* Decides whether the CONNECT credentials are good; binds c->acc and
- * c->user on success.  Returns true when allowed. */
-bool auth_check_client(struct server *s, struct conn *c,
-		       const struct auth_request *req);
+enum auth_result {
+	AUTH_OK = 0,
+	AUTH_FAILED,                   /* -ERR 'Authorization Violation' */
+	AUTH_ACCOUNT_FULL,             /* the account's max_connections */
+};
+/* Decides whether the CONNECT credentials are good; on success binds
+ * c->acc, c->user, c->perms and the limits. */
+enum auth_result auth_check_client(struct server *s, struct conn *c,
+				   const struct auth_request *req);
 bool auth_is_required(const struct opts *o);
+bool auth_nkeys_in_use(const struct opts *o);
+/* Binds the connection to acc (limits, counts); false when the account's
+ * connection limit is reached. */
+bool auth_bind_account(struct server *s, struct conn *c, struct account *acc);
 
 #endif
