@@ -12,5 +12,5 @@ echo "== tests (build/)"
 meson test -C build --print-errorlogs --num-processes 2
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite reference
+	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite reference --no-suite bench
 echo "== all tests passed"
