@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc meson ninja-build pkg-config check libsubunit-dev libcrypt-dev
-          libnats-dev nats-server libsodium-dev)
+          libnats-dev nats-server libsodium-dev libyaml-dev libsqlite3-dev
+          graphviz clang libclang-rt-14-dev afl++)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -501,7 +501,9 @@ static void op_match(struct state *st, struct fuzz_in *in)
 }
 
 /* Exhaustive over short subjects made of the filters' literal tokens and
- * one token neither has: exact for subset and overlap. */
+ * one token neither has: exact for subset and overlap, since any other
+ * token behaves like the fresh one and '>' makes longer subjects behave
+ * like one token longer than the longest filter. */
 static void check_subset_overlap(const char *a, size_t al, const char *b, size_t bl)
 {
 	struct tokens ta, tb;
@@ -523,8 +525,14 @@ static void check_subset_overlap(const char *a, size_t al, const char *b, size_t
 			}
 		}
 	}
-	alpha[na] = "\x01";
-	alen[na++] = 1;
+	/* A token longer than any of theirs is none of theirs. */
+	char fresh[SUBJECT_MAX + 1];
+	size_t flen = 1;
+	for (size_t k = 0; k < na; k++)
+		flen = alen[k] >= flen ? alen[k] + 1 : flen;
+	memset(fresh, 'z', flen);
+	alpha[na] = fresh;
+	alen[na++] = flen;
 	maxlen = (ta.n > tb.n ? ta.n : tb.n) + 1;
 	for (size_t i = 0; i < maxlen && combos <= 2000; i++)
 		combos *= na;

@@ -462,6 +462,12 @@ int main(int argc, char **argv)
 	if (server_new(&d.srv, &cfg, &err) != 0 ||
 	    server_start(d.srv, &err) != 0) {
 		fprintf(stderr, EXE ": %s\n", err.data ? err.data : "error");
+		if (d.srv != NULL)
+			server_free(d.srv);
+		env_posix_free(d.env);
+		buf_free(&err);
+		opts_free(d.opts, &m);
+		free(d.opts);
 		return 1;
 	}
 	if (f.config != NULL)

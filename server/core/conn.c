@@ -944,15 +944,20 @@ static void conn_remove_all_subs(struct conn *c)
 
 void conn_close(struct conn *c, enum conn_close_reason why)
 {
-	if (c->closed)
+	if (c->closed || c->closing)
 		return;
 	struct server *s = c->srv;
 	struct env *e = s->env;
 	/* Best effort: what is queued (often an -ERR) goes out before the
-	 * socket closes. */
+	 * socket closes.  A write error in that flush would close the
+	 * connection from inside; this call owns the close instead, with its
+	 * own reason. */
 	if (c->out_pending > 0 && why != CLOSE_SLOW_PENDING &&
-	    why != CLOSE_SLOW_DEADLINE && why != CLOSE_WRITE_ERROR)
+	    why != CLOSE_SLOW_DEADLINE && why != CLOSE_WRITE_ERROR) {
+		c->closing = true;
 		conn_flush(c);
+		c->closing = false;
+	}
 	c->closed = true;
 	c->close_reason = why;
 	conn_remove_all_subs(c);

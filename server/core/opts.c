@@ -947,7 +947,11 @@ static int opts_subjects_copy(struct opts_ctx *x, const struct opts_subject_list
 static int opts_perms_copy(struct opts_ctx *x, const struct opts_permissions *src,
 			   struct opts_permissions *dst)
 {
+	/* Scalars by value; every list starts empty so that a failed copy
+	 * never leaves dst sharing a list with src. */
 	*dst = *src;
+	dst->publish.allow = dst->publish.deny = (struct opts_subject_list){ 0 };
+	dst->subscribe.allow = dst->subscribe.deny = (struct opts_subject_list){ 0 };
 	if (opts_subjects_copy(x, &src->publish.allow, &dst->publish.allow) < 0 ||
 	    opts_subjects_copy(x, &src->publish.deny, &dst->publish.deny) < 0 ||
 	    opts_subjects_copy(x, &src->subscribe.allow, &dst->subscribe.allow) < 0 ||
@@ -2036,6 +2040,8 @@ static int opts_account_block(struct opts_ctx *x, const char *name, const struct
 	if (opts_walk(x, v, "accounts", opts_account_fields, ARRAY_LEN(opts_account_fields), a,
 		      OPTS_UNK_FIELD) < 0)
 		return -1;
+	if (o->n_users == first_user)
+		return 0;              /* no users: o->users may still be NULL */
 	return opts_apply_default_perms(x, o->users + first_user, o->n_users - first_user,
 					&a->default_permissions);
 }

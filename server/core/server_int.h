@@ -122,6 +122,7 @@ struct conn {
 	uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
 
 	bool closed;
+	bool closing;                  /* conn_close() is flushing: no re-entry */
 	enum conn_close_reason close_reason;
 	struct link node;              /* in server.conns or server.dead */
 	struct conn *flush_next;       /* in server.flush_list */

@@ -508,6 +508,7 @@ START_TEST(test_reload_users_and_permissions)
 	EXPECT(a, "-ERR 'Permissions Violation for Publish to \"no.x\"'\r\n");
 	EXPECT(a, "MSG ok.1 1 1\r\ny\r\nPONG\r\n");
 	n = login_on(&s2, "new", "");
+	raw_close(m);
 	m = login_on(&s2, "mv", "");
 	raw_close(a);
 	raw_close(g);

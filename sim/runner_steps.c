@@ -1,0 +1,243 @@
+/*
+ * runner_steps.c - carrying out timeline steps: process actions, network
+ * and clock and disk faults, client actions and step-level expectations.
+ * Each step is recorded (STEP) before it acts, so its effects follow it in
+ * the trace.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disk.h"
+#include "lib/assert.h"
+#include "runner_int.h"
+
+static int server_index(struct runner *r, const char *name)
+{
+	return scenario_find_server(r->sc, name);
+}
+
+static struct sim_client *client_named(struct runner *r, const char *name)
+{
+	int i = scenario_find_client(r->sc, name);
+	return i < 0 ? NULL : r->clients[i];
+}
+
+/* Marks the named nodes in a partition's side bits. */
+static void part_mark(struct runner *r, struct sim_partition *p,
+		      char **names, uint32_t n, uint8_t bit)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct sim_node *node = sim_node_find(r->w, names[i]);
+		if (node != NULL && (uint32_t)node->id < p->nside)
+			p->side[node->id] |= bit;
+	}
+}
+
+static struct sim_partition *part_build(struct runner *r,
+					const struct sc_step *st)
+{
+	const struct sc_sel *sel = &st->sel;
+	struct sim_partition *p = sim_net_partition_new(r->net, sel->name);
+	if (sel->all) {
+		memset(p->side, 3, p->nside);
+	} else {
+		part_mark(r, p, sel->a, sel->na, 1);
+		if (sel->isolate) {
+			for (uint32_t i = 0; i < p->nside; i++)
+				if (!(p->side[i] & 1))
+					p->side[i] |= 2;
+		} else {
+			part_mark(r, p, sel->b, sel->nb, 2);
+		}
+	}
+	p->kinds = sel->kinds;
+	p->one_way = sel->one_way;
+	p->mode = sel->mode;
+	snprintf(p->text, sizeof(p->text), "%s", st->text);
+	return p;
+}
+
+static void do_proc(struct runner *r, const struct sc_step *st)
+{
+	struct sim_proc *p = &r->procs[server_index(r, st->target)];
+	char err[512];
+	switch (st->act) {
+	case SC_ACT_START:
+		sim_proc_start(p, err, sizeof(err));
+		break;
+	case SC_ACT_STOP:
+		sim_proc_stop(p);
+		break;
+	case SC_ACT_CRASH:
+		sim_proc_crash(p);
+		break;
+	case SC_ACT_RESTART:
+		sim_proc_stop(p);
+		sim_proc_start(p, err, sizeof(err));
+		break;
+	case SC_ACT_WIPE:
+		sim_proc_wipe(p);
+		break;
+	default:
+		break;
+	}
+}
+
+static void do_pause(struct runner *r, const struct sc_step *st, bool pause)
+{
+	int i = server_index(r, st->target);
+	if (i >= 0) {
+		if (pause)
+			sim_proc_pause(&r->procs[i]);
+		else
+			sim_proc_resume(&r->procs[i]);
+		return;
+	}
+	struct sim_node *n = sim_node_find(r->w, st->target);
+	if (pause && !n->paused) {
+		sim_node_pause(r->w, n);
+		sim_emit(r->w, TRACE_PROC_PAUSE, n->id, -1, 0, 0, NULL, NULL);
+	} else if (!pause && n->paused) {
+		uint32_t k = sim_node_resume(r->w, n);
+		sim_emit(r->w, TRACE_PROC_RESUME, n->id, -1, 0, k, NULL, NULL);
+	}
+}
+
+static void do_clock(struct runner *r, const struct sc_step *st)
+{
+	struct sim_node *n = sim_node_find(r->w, st->target);
+	int32_t drift = st->has_drift ? st->drift_ppm : n->drift_ppm;
+	sim_node_set_clock(r->w, n, st->clock_step_ns, drift);
+	sim_emit(r->w, TRACE_FAULT_CLOCK, n->id, -1, 0, st->clock_step_ns, NULL,
+		 st->text);
+}
+
+static void do_disk(struct runner *r, const struct sc_step *st)
+{
+	struct sim_node *n = sim_node_find(r->w, st->target);
+	struct sim_disk *d = n->disk;
+	const struct sc_diskset *ds = &st->disk;
+	if (ds->read_error)
+		d->faults.read_error_ppm = ds->faults.read_error_ppm;
+	if (ds->write_error)
+		d->faults.write_error_ppm = ds->faults.write_error_ppm;
+	if (ds->short_read)
+		d->faults.short_read_ppm = ds->faults.short_read_ppm;
+	if (ds->short_write)
+		d->faults.short_write_ppm = ds->faults.short_write_ppm;
+	if (ds->sync_error)
+		d->faults.sync_error_ppm = ds->faults.sync_error_ppm;
+	if (ds->capacity)
+		d->faults.capacity_bytes = ds->faults.capacity_bytes;
+	if (ds->full)   /* nothing more fits from now on */
+		d->faults.capacity_bytes = d->used_bytes ? d->used_bytes : 1;
+	sim_emit(r->w, TRACE_FAULT_DISK, n->id, -1, 0, 0, NULL, st->text);
+	for (uint32_t i = 0; i < ds->bitflips; i++) {
+		char what[256];
+		if (sim_disk_bitflip(d, ds->file, what, sizeof(what)) != 0)
+			snprintf(what, sizeof(what), "bit flip: no file to flip");
+		sim_emit(r->w, TRACE_FAULT_DISK, n->id, -1, 0, 1, NULL, what);
+	}
+}
+
+static void do_net(struct runner *r, const struct sc_step *st)
+{
+	switch (st->act) {
+	case SC_ACT_PARTITION:
+		sim_net_partition(r->net, part_build(r, st));
+		break;
+	case SC_ACT_HEAL:
+		sim_net_heal(r->net, strcmp(st->target, "all") == 0
+				     ? NULL : st->target);
+		break;
+	case SC_ACT_RESET: {
+		struct sim_partition *sel = part_build(r, st);
+		uint32_t n = sim_net_reset_matching(r->net, sel);
+		sim_emit(r->w, TRACE_FAULT_RESET, -1, -1, 0, n, NULL, st->text);
+		sim_net_partition_free(sel);
+		break;
+	}
+	case SC_ACT_NETWORK:
+		scenario_netset_apply(&st->net, &r->net->cfg);
+		sim_emit(r->w, TRACE_FAULT_NET, -1, -1, 0, 0, NULL, st->text);
+		break;
+	default:
+		break;
+	}
+}
+
+static void do_client(struct runner *r, const struct sc_step *st)
+{
+	struct sim_client *c = client_named(r, st->target);
+	switch (st->act) {
+	case SC_ACT_PUBLISH:
+		for (int64_t i = 0; i < st->count; i++)
+			sim_client_publish(c, st->subject, st->reply, st->payload,
+					   st->payload_len);
+		break;
+	case SC_ACT_REQUEST:
+		sim_client_request(c, st->name, st->subject, st->payload,
+				   st->timeout_ns);
+		break;
+	case SC_ACT_SUBSCRIBE:
+		sim_client_subscribe(c, st->subject, st->queue);
+		break;
+	case SC_ACT_UNSUBSCRIBE:
+		sim_client_unsubscribe(c, st->subject);
+		break;
+	case SC_ACT_SEND:
+		sim_client_send_raw(c, st->payload, st->payload_len);
+		break;
+	case SC_ACT_CONNECT:
+		sim_client_connect(c);
+		break;
+	case SC_ACT_DISCONNECT:
+		sim_client_disconnect(c);
+		break;
+	default:
+		break;
+	}
+	sim_node_turn_end(sim_node_find(r->w, st->target));
+}
+
+void runner_do_step(struct runner *r, uint32_t step)
+{
+	const struct sc_step *st = &r->sc->steps[step];
+	r->steps[step].ran = true;
+	struct sim_node *target = st->target ? sim_node_find(r->w, st->target)
+					     : NULL;
+	sim_emit(r->w, TRACE_STEP, target ? target->id : -1, -1, 0, st->line,
+		 NULL, st->text);
+	switch (st->act) {
+	case SC_ACT_START: case SC_ACT_STOP: case SC_ACT_CRASH:
+	case SC_ACT_RESTART: case SC_ACT_WIPE:
+		do_proc(r, st);
+		break;
+	case SC_ACT_PAUSE:
+	case SC_ACT_RESUME:
+		do_pause(r, st, st->act == SC_ACT_PAUSE);
+		break;
+	case SC_ACT_PARTITION: case SC_ACT_HEAL: case SC_ACT_RESET:
+	case SC_ACT_NETWORK:
+		do_net(r, st);
+		break;
+	case SC_ACT_CLOCK:
+		do_clock(r, st);
+		break;
+	case SC_ACT_DISK:
+		do_disk(r, st);
+		break;
+	case SC_ACT_EXPECT:
+		runner_step_expects_activate(r, step);
+		break;
+	case SC_ACT_END:
+		r->w->stop = true;
+		break;
+	case SC_ACT_LOG:
+		break;
+	default:
+		do_client(r, st);
+		break;
+	}
+}
