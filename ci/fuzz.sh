@@ -25,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-all_targets=(canary client_proto conf sublist json)
+all_targets=(canary client_proto conf sublist json scenario)
 seconds=600
 targets=("${all_targets[@]}")
 engine=libfuzzer
@@ -58,6 +58,7 @@ dict_of() {
 	client_proto) echo fuzz/dict/nats.dict ;;
 	conf) echo fuzz/dict/conf.dict ;;
 	json) echo fuzz/dict/json.dict ;;
+	scenario) echo fuzz/dict/scenario.dict ;;
 	esac
 }
 

@@ -872,6 +872,12 @@ static bool parse_top(struct yctx *x, struct scenario *s,
 
 int scenario_load(struct scenario *s, const char *path, char *err, size_t cap)
 {
+	return scenario_load_text(s, path, NULL, 0, err, cap);
+}
+
+int scenario_load_text(struct scenario *s, const char *path, const char *text,
+		       size_t len, char *err, size_t cap)
+{
 	memset(s, 0, sizeof(*s));
 	s->file = sim_xstrdup(path);
 	char *copy = sim_xstrdup(path);
@@ -880,7 +886,7 @@ int scenario_load(struct scenario *s, const char *path, char *err, size_t cap)
 	s->duration_ns = 30 * SEC;
 	sim_net_cfg_defaults(&s->net.cfg);
 	struct ydoc doc;
-	if (ydoc_load(&doc, path, NULL, 0, err, cap) != 0) {
+	if (ydoc_load(&doc, path, text, len, err, cap) != 0) {
 		ydoc_free(&doc);
 		return -1;
 	}

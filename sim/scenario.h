@@ -177,6 +177,10 @@ struct scenario {
 /* Returns 0, or -1 with "file:line:col: what" in err. */
 int scenario_load(struct scenario *s, const char *path, char *err,
 		  size_t cap);
+/* The same from text in memory (path names it in errors and is the base
+ * of relative config paths); text NULL reads the file. */
+int scenario_load_text(struct scenario *s, const char *path, const char *text,
+		       size_t len, char *err, size_t cap);
 void scenario_free(struct scenario *s);
 /* Parses server i's config into fresh opts (each run owns its copy). */
 int scenario_server_opts(const struct scenario *s, uint32_t i,
