@@ -25,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-all_targets=(canary client_proto conf sublist json scenario)
+all_targets=(canary client_proto peer_proto conf sublist json scenario)
 seconds=600
 targets=("${all_targets[@]}")
 engine=libfuzzer
@@ -56,6 +56,7 @@ done
 dict_of() {
 	case "$1" in
 	client_proto) echo fuzz/dict/nats.dict ;;
+	peer_proto) echo fuzz/dict/peer.dict ;;
 	conf) echo fuzz/dict/conf.dict ;;
 	json) echo fuzz/dict/json.dict ;;
 	scenario) echo fuzz/dict/scenario.dict ;;
