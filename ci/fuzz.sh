@@ -73,6 +73,8 @@ build() { # dir compiler
 		CC=$compiler meson setup "$dir" -Dfuzz=true >"$dir.setup.log" 2>&1 ||
 			{ cat "$dir.setup.log" >&2; exit 2; }
 	fi
+	# Regenerate first when a meson.build changed, so new targets are known.
+	ninja -C "$dir" build.ninja >/dev/null 2>&1 || true
 	local names=()
 	for t in "${targets[@]}"; do names+=("fuzz_$t"); done
 	meson compile -C "$dir" "${names[@]}" >/dev/null 2>&1 ||
