@@ -402,8 +402,22 @@ static void write_ports_file(const struct opts *o, struct server *srv,
 	const char *host = o->host && strcmp(o->host, "0.0.0.0") != 0
 				   ? o->host : "127.0.0.1";
 	char text[512];
-	snprintf(text, sizeof(text), "{\"nats\":[\"nats://%s:%d\"]}", host,
-		 server_client_port(srv));
+	int n = snprintf(text, sizeof(text), "{\"nats\":[\"nats://%s:%d\"]", host,
+			 server_client_port(srv));
+	/* The monitoring port, as the reference lists it (test launchers
+	 * such as nats.js's read /varz from it). */
+	if (n < 0 || n >= (int)sizeof(text))
+		n = (int)sizeof(text) - 1;
+	if (server_http_port(srv) > 0) {
+		const char *mh = o->http_host && strcmp(o->http_host, "0.0.0.0") != 0
+					 ? o->http_host : host;
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      ",\"monitoring\":[\"http://%s:%d\"]", mh,
+			      server_http_port(srv));
+	}
+	if (n < 0 || n >= (int)sizeof(text) - 1)
+		n = (int)sizeof(text) - 2;
+	snprintf(text + n, sizeof(text) - (size_t)n, "}");
 	const char *base = strrchr(argv0, '/');
 	base = base != NULL ? base + 1 : argv0;
 	snprintf(path, cap, "%s/%s_%d.ports", o->ports_file_dir,

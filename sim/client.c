@@ -10,6 +10,7 @@
  * (state >= CS_WAIT_INFO) and the queue is dropped with the connection;
  * every pending request has an armed timeout timer.
  */
+#define _GNU_SOURCE             /* memmem */
 #include "client.h"
 
 #include <stdio.h>
@@ -90,6 +91,21 @@ struct cerr {
 	uint64_t count;
 };
 
+/* One HTTP GET on its own connection (Connection: close): the answer's
+ * body becomes the named request's last reply, so reply/reply_json
+ * expectations read monitoring endpoints like NATS replies. */
+struct chttp {
+	struct sim_client *c;
+	uint32_t req;                /* index in reqs */
+	int sock;                    /* -1 when done */
+	int timer;
+	bool connected;
+	char *out;                   /* the request, unsent from out_off */
+	size_t out_len, out_off;
+	char *in;                    /* the answer so far */
+	size_t in_len;
+};
+
 struct sim_client {
 	struct sim_world *w;
 	struct sim_node *node;
@@ -122,6 +138,8 @@ struct sim_client {
 	uint32_t nreqs;
 	struct pending **pend;
 	uint32_t npend;
+	struct chttp **https;        /* HTTP fetches (monitoring endpoints) */
+	uint32_t nhttps;
 	struct cerr errors[ERRORS_MAX];
 	uint32_t nerrors;
 	struct sim_client_stats st;
@@ -977,6 +995,135 @@ int sim_client_send_raw(struct sim_client *c, const void *data, size_t len)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- http */
+
+static void http_done(struct chttp *h, bool ok, const char *why)
+{
+	struct sim_client *c = h->c;
+	struct creq *r = c->reqs[h->req];
+	if (h->sock >= 0)
+		c->env->sock_close(c->env, h->sock);
+	h->sock = -1;
+	c->env->timer_free(c->env, h->timer);
+	h->timer = -1;
+	const char *body = NULL;
+	size_t blen = 0;
+	if (ok) {
+		/* Status line, headers, blank line, body (the server closes
+		 * after it, so the body is the rest). */
+		const char *end = h->in_len > 0 ? memmem(h->in, h->in_len,
+							 "\r\n\r\n", 4) : NULL;
+		if (end == NULL || h->in_len < 12 || memcmp(h->in, "HTTP/1.", 7))
+			ok = false, why = "not an HTTP answer";
+		else
+			body = end + 4, blen = h->in_len - (size_t)(body - h->in);
+	}
+	if (ok) {
+		free(r->last);
+		r->last = sim_xcalloc(1, blen + 1);
+		memcpy(r->last, body, blen);
+		r->last_len = blen;
+		r->replies++;
+		c->st.replies++;
+	} else {
+		r->timeouts++;
+		c->st.timeouts++;
+	}
+	sim_emit(c->w, ok ? TRACE_CLIENT_REPLY : TRACE_CLIENT_TIMEOUT,
+		 c->node->id, -1, 0, 0, r->subject, ok ? r->name : why);
+	free(h->out);
+	free(h->in);
+	h->out = h->in = NULL;
+}
+
+static void http_io(void *arg, int sock, unsigned events)
+{
+	struct chttp *h = arg;
+	struct sim_client *c = h->c;
+	if (sock != h->sock)
+		return;
+	if (!h->connected) {
+		if (events & ENV_EV_ERROR) {
+			http_done(h, false, "connect failed");
+			return;
+		}
+		h->connected = true;
+	}
+	while (h->out_off < h->out_len) {
+		struct iovec iov = { h->out + h->out_off, h->out_len - h->out_off };
+		long n = c->env->sock_sendv(c->env, h->sock, &iov, 1);
+		if (n == ENV_EAGAIN)
+			break;
+		if (n < 0) {
+			http_done(h, false, env_strerror((int)n));
+			return;
+		}
+		h->out_off += (size_t)n;
+	}
+	c->env->sock_watch(c->env, h->sock, ENV_EV_READ |
+			   (h->out_off < h->out_len ? ENV_EV_WRITE : 0),
+			   http_io, h);
+	for (;;) {
+		long n = c->env->sock_recv(c->env, h->sock, c->rbuf, READ_BUF);
+		if (n == ENV_EAGAIN)
+			return;
+		if (n <= 0) {
+			/* End of stream: the answer is complete; a reset
+			 * before any byte is a failure. */
+			http_done(h, n == 0 || h->in_len > 0,
+				  env_strerror((int)n));
+			return;
+		}
+		h->in = sim_xrealloc(h->in, h->in_len + (size_t)n);
+		memcpy(h->in + h->in_len, c->rbuf, (size_t)n);
+		h->in_len += (size_t)n;
+	}
+}
+
+static void http_timeout(void *arg, int timer)
+{
+	UNUSED(timer);
+	http_done(arg, false, "timeout");
+}
+
+int sim_client_http_get(struct sim_client *c, const char *name,
+			const char *host, int port, const char *path,
+			int64_t timeout_ns)
+{
+	uint32_t ri = 0;
+	struct creq *r = client_req_find(c, name, &ri);
+	if (r == NULL) {
+		r = sim_xcalloc(1, sizeof(*r));
+		r->c = c;
+		r->name = sim_xstrdup(name);
+		r->subject = sim_xstrdup(path);
+		r->timer = -1;
+		c->reqs = sim_xrealloc(c->reqs, (c->nreqs + 1) * sizeof(*c->reqs));
+		ri = c->nreqs;
+		c->reqs[c->nreqs++] = r;
+	}
+	r->sent++;
+	c->st.requests++;
+	struct chttp *h = sim_xcalloc(1, sizeof(*h));
+	h->c = c;
+	h->req = ri;
+	size_t cap = strlen(path) + strlen(host) + 96;
+	h->out = sim_xcalloc(1, cap);
+	h->out_len = (size_t)snprintf(h->out, cap, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
+				      "Connection: close\r\n\r\n", path, host, port);
+	c->https = sim_xrealloc(c->https, (c->nhttps + 1) * sizeof(*c->https));
+	c->https[c->nhttps++] = h;
+	h->timer = c->env->timer_new(c->env, http_timeout, h);
+	c->env->timer_arm(c->env, h->timer, c->env->now_mono_ns(c->env) + timeout_ns);
+	h->sock = c->env->tcp_connect(c->env, host, port, ENV_LINK_HTTP, http_io, h);
+	if (h->sock < 0) {
+		h->sock = -1;
+		http_done(h, false, "connect failed");
+		return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ lifetime */
 
 static void client_turn_end(struct sim_node *n)
@@ -1063,6 +1210,12 @@ void sim_client_free(struct sim_client *c)
 		return;
 	sim_env_free(c->senv);
 	c->node->env = NULL;
+	for (uint32_t i = 0; i < c->nhttps; i++) {
+		free(c->https[i]->out);
+		free(c->https[i]->in);
+		free(c->https[i]);
+	}
+	free(c->https);
 	for (uint32_t i = 0; i < c->nsubs; i++) {
 		for (uint32_t j = 0; j < c->subs[i]->ntracks; j++)
 			free(c->subs[i]->tracks[j].bits);

@@ -131,6 +131,12 @@ int sim_client_publish(struct sim_client *c, const char *subject,
 int sim_client_request(struct sim_client *c, const char *name,
 		       const char *subject, const char *payload,
 		       int64_t timeout_ns);
+/* GET path from host:port over HTTP (its own connection, closed by the
+ * server after the answer); the body becomes request name's last reply
+ * (a failure or timeout counts as a timeout of that request). */
+int sim_client_http_get(struct sim_client *c, const char *name,
+			const char *host, int port, const char *path,
+			int64_t timeout_ns);
 int sim_client_subscribe(struct sim_client *c, const char *subject,
 			 const char *queue);
 int sim_client_unsubscribe(struct sim_client *c, const char *subject);

@@ -167,6 +167,22 @@ static void do_net(struct runner *r, const struct sc_step *st)
 	}
 }
 
+/* The monitoring port of a server: the step's, else the one it bound
+ * (or, while it is down, the one its config names). */
+static void do_http(struct runner *r, struct sim_client *c,
+		    const struct sc_step *st)
+{
+	int i = scenario_find_server(r->sc, st->http_server);
+	ASSERT(i >= 0);
+	const struct sim_proc *p = &r->procs[i];
+	int port = (int)st->http_port;
+	if (port == 0)
+		port = p->srv != NULL ? server_http_port(p->srv)
+				      : (int)p->opts.http_port;
+	sim_client_http_get(c, st->name, r->sc->servers[i].host,
+			    port > 0 ? port : 8222, st->subject, st->timeout_ns);
+}
+
 static void do_client(struct runner *r, const struct sc_step *st)
 {
 	struct sim_client *c = client_named(r, st->target);
@@ -175,6 +191,9 @@ static void do_client(struct runner *r, const struct sc_step *st)
 		for (int64_t i = 0; i < st->count; i++)
 			sim_client_publish(c, st->subject, st->reply, st->payload,
 					   st->payload_len);
+		break;
+	case SC_ACT_HTTP:
+		do_http(r, c, st);
 		break;
 	case SC_ACT_REQUEST:
 		sim_client_request(c, st->name, st->subject, st->payload,

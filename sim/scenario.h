@@ -102,7 +102,7 @@ enum sc_action {
 	SC_ACT_HEAL, SC_ACT_RESET, SC_ACT_NETWORK, SC_ACT_CLOCK, SC_ACT_DISK,
 	SC_ACT_PUBLISH, SC_ACT_REQUEST, SC_ACT_SUBSCRIBE, SC_ACT_UNSUBSCRIBE,
 	SC_ACT_SEND, SC_ACT_CONNECT, SC_ACT_DISCONNECT, SC_ACT_EXPECT,
-	SC_ACT_LOG, SC_ACT_END,
+	SC_ACT_LOG, SC_ACT_END, SC_ACT_HTTP,
 };
 
 /* Which connections a partition or reset applies to. */
@@ -148,6 +148,8 @@ struct sc_step {
 	struct sc_diskset disk;
 	char *subject, *reply, *queue, *payload, *name;
 	size_t payload_len;
+	char *http_server;           /* http: the server asked */
+	int64_t http_port;           /* http: 0 = the server's monitoring port */
 	int64_t count;
 	int64_t timeout_ns;
 	struct sc_expect *expects;

@@ -832,6 +832,36 @@ static bool act_request(struct yctx *x, const struct scenario *s,
 	return true;
 }
 
+/* http: {client, server, path, name, port, timeout}: a GET of a
+ * monitoring endpoint; the body is the named request's reply. */
+static bool act_http(struct yctx *x, const struct scenario *s,
+		     const struct ynode *v, struct sc_step *st)
+{
+	static const char *const keys[] = { "client", "server", "path", "name",
+					    "port", "timeout", NULL };
+	const struct ynode *m;
+	if (!ykeys_allowed(x, v, "http", keys) ||
+	    !client_args(x, s, v, st, keys, "http"))
+		return false;
+	if ((m = ymap_get(v, "server")) == NULL)
+		return yfail(x, v, "http needs server:");
+	if (!want_server(x, s, m, &st->http_server))
+		return false;
+	if ((m = ymap_get(v, "path")) == NULL)
+		return yfail(x, v, "http needs path: (e.g. /varz)");
+	if (!yget_str(x, m, &st->subject))
+		return false;
+	if (st->subject[0] != '/')
+		return yfail(x, m, "a path starts with '/'");
+	if ((m = ymap_get(v, "port")) && !yget_int(x, m, 1, 65535, &st->http_port))
+		return false;
+	if (st->name == NULL)
+		st->name = sim_xstrdup(st->subject);
+	snprintf(st->text, sizeof(st->text), "%s gets %s from %s (%s)",
+		 st->target, st->subject, st->http_server, st->name);
+	return true;
+}
+
 static bool act_subscribe(struct yctx *x, const struct scenario *s,
 			  const struct ynode *v, struct sc_step *st)
 {
@@ -940,6 +970,7 @@ static const struct act_def act_defs[] = {
 	{ "expect", SC_ACT_EXPECT, act_expect },
 	{ "log", SC_ACT_LOG, act_log },
 	{ "end", SC_ACT_END, act_end },
+	{ "http", SC_ACT_HTTP, act_http },
 };
 
 static bool parse_step_when(struct yctx *x, const struct scenario *s,
@@ -1030,5 +1061,6 @@ void sc_step_free(struct sc_step *st)
 	free(st->queue);
 	free(st->payload);
 	free(st->name);
+	free(st->http_server);
 	sc_expects_free(st->expects, st->nexpects);
 }

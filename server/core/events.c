@@ -1,7 +1,8 @@
 /*
  * events.c - the system account: request handlers ($SYS.REQ.SERVER.PING,
- * .PING.<EP> and .<id>.<EP> for STATSZ, VARZ, CONNZ, IDZ, HEALTHZ, plus
- * .<id>.RELOAD, and $SYS.REQ.USER.INFO in every account) and events
+ * .PING.<EP> and .<id>.<EP> for STATSZ, VARZ, CONNZ, SUBSZ, ROUTEZ,
+ * GATEWAYZ, LEAFZ, ACCOUNTZ, JSZ, HEALTHZ, IDZ, plus .<id>.RELOAD, and
+ * $SYS.REQ.USER.INFO in every account) and events
  * (client connect and disconnect, authentication errors, account
  * connection counts, periodic STATSZ, shutdown), shaped like nats-server
  * 2.9.10's JSON (field names, nesting and order); IDZ, USER.INFO and RELOAD
@@ -11,6 +12,8 @@
  * handlers run inside the delivery of the request and queue their answer,
  * which goes out at the end of the loop turn, like the reference's
  * asynchronous send queue.  Events are only built when someone listens.
+ * The endpoints' data comes from monitor.c, the same builders the HTTP
+ * monitoring port uses, so both answer alike.
  *
  * Owns: the internal subscriptions in s->sys_subs, the STATSZ timer, the
  * event sequence number.
@@ -21,12 +24,12 @@
 #include "../lib/json.h"
 #include "../lib/timefmt.h"
 #include "internal.h"
+#include "monitor.h"
 #include "server_int.h"
 #include "subject.h"
 
 #define STATSZ_FIRST_NS (250LL * 1000000LL)
 #define STATSZ_MAX_NS (30LL * 1000000000LL)
-#define CONNZ_DEFAULT_LIMIT 1024
 
 static const char base62[] =
 	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -94,11 +97,6 @@ static void write_event_head(struct server *s, struct jw *w, const char *type)
 	jw_key(w, "id");
 	jw_str(w, id);
 	jw_time(w, "timestamp", env_now_wall_ns(s->env));
-}
-
-static int64_t conn_wall_ns(const struct conn *c, int64_t mono_ns)
-{
-	return c->start_wall_ns + (mono_ns - c->start_ns);
 }
 
 static void jw_str_opt(struct jw *w, const char *key, const char *v)
@@ -197,6 +195,8 @@ static void send_disconnect(struct server *s, struct conn *c, const char *subj,
 void events_client_disconnect(struct server *s, struct conn *c)
 {
 	char subj[256];
+	/* Every client close passes here: connz?state=closed keeps it. */
+	monitor_conn_closed(s, c);
 	events_account_conns(s, c->acc);
 	if (c->acc == s->global_acc)
 		return;
@@ -218,18 +218,7 @@ static void write_account_conns(struct server *s, struct jw *w, struct account *
 	jw_obj_begin(w);
 	write_event_head(s, w, "io.nats.server.advisory.v1.account_connections");
 	write_server_info(s, w);
-	jw_key(w, "acc");
-	jw_str(w, acc->name);
-	jw_key(w, "conns");
-	jw_uint(w, acc->nconns);
-	jw_key(w, "leafnodes");
-	jw_int(w, 0);
-	jw_key(w, "total_conns");
-	jw_uint(w, acc->nconns);
-	write_stats(w, "sent", acc->out_msgs, acc->out_bytes);
-	write_stats(w, "received", acc->in_msgs, acc->in_bytes);
-	jw_key(w, "slow_consumers");
-	jw_uint(w, acc->slow_consumers);
+	monitor_write_account_stat(s, w, acc);
 	jw_obj_end(w);
 }
 
@@ -255,44 +244,6 @@ void events_account_conns(struct server *s, struct account *acc)
 
 /* ------------------------------------------------------------ statsz */
 
-static uint32_t total_subscriptions(struct server *s)
-{
-	size_t n = 0;
-	for (struct link *l = s->accounts.next; l != &s->accounts; l = l->next)
-		n += sublist_count(CONTAINER_OF(l, struct account, node)->sl);
-	return (uint32_t)n;
-}
-
-static void write_statsz(struct server *s, struct jw *w)
-{
-	uint32_t active = 0;
-	for (struct link *l = s->accounts.next; l != &s->accounts; l = l->next)
-		active += CONTAINER_OF(l, struct account, node)->nconns > 0;
-	jw_obj_begin(w);
-	jw_time(w, "start", s->start_wall_ns);
-	jw_key(w, "mem");
-	jw_uint(w, s->mem.live_bytes);
-	jw_key(w, "cores");
-	jw_int(w, 1);
-	jw_key(w, "cpu");
-	jw_int(w, 0);
-	jw_key(w, "connections");
-	jw_uint(w, s->nconns);
-	jw_key(w, "total_connections");
-	jw_uint(w, s->stats.total_connections);
-	jw_key(w, "active_accounts");
-	jw_uint(w, active);
-	jw_key(w, "subscriptions");
-	jw_uint(w, total_subscriptions(s));
-	write_stats(w, "sent", s->stats.out_msgs, s->stats.out_bytes);
-	write_stats(w, "received", s->stats.in_msgs, s->stats.in_bytes);
-	jw_key(w, "slow_consumers");
-	jw_uint(w, s->stats.slow_consumers);
-	jw_key(w, "active_servers");
-	jw_int(w, 1);
-	jw_obj_end(w);
-}
-
 static void build_statsz_msg(struct server *s, struct buf *b)
 {
 	struct jw w;
@@ -300,7 +251,7 @@ static void build_statsz_msg(struct server *s, struct buf *b)
 	jw_obj_begin(&w);
 	write_server_info(s, &w);
 	jw_key(&w, "statsz");
-	write_statsz(s, &w);
+	monitor_write_statsz(s, &w);
 	jw_obj_end(&w);
 }
 
@@ -325,282 +276,48 @@ static void statsz_fired(void *arg, int timer)
 			  env_now_mono_ns(s->env) + s->statsz_interval_ns);
 }
 
-/* ------------------------------------------------------------ varz, connz */
-
-static void write_varz_head(struct server *s, struct jw *w)
-{
-	const struct opts *o = s->opts;
-	jw_key(w, "server_id");
-	jw_str(w, s->id);
-	jw_key(w, "server_name");
-	jw_str(w, s->name);
-	jw_key(w, "version");
-	jw_str(w, SERVER_NATS_VERSION);
-	jw_key(w, "proto");
-	jw_int(w, 1);
-	jw_key(w, "go");
-	jw_str(w, "natsd " SERVER_RELEASE);
-	jw_key(w, "host");
-	jw_str(w, server_host(s));
-	jw_key(w, "port");
-	jw_int(w, s->port);
-	if (s->auth_required) {
-		jw_key(w, "auth_required");
-		jw_bool(w, true);
-	}
-	jw_key(w, "max_connections");
-	jw_int(w, o->max_connections);
-	jw_key(w, "ping_interval");
-	jw_int(w, o->ping_interval_ns);
-	jw_key(w, "ping_max");
-	jw_int(w, o->ping_max);
-	jw_key(w, "http_host");
-	jw_str(w, o->http_host ? o->http_host : server_host(s));
-	jw_key(w, "http_port");
-	jw_int(w, o->http_port);
-	jw_key(w, "http_base_path");
-	jw_str(w, o->http_base_path ? o->http_base_path : "");
-	jw_key(w, "https_port");
-	jw_int(w, o->https_port);
-	jw_key(w, "auth_timeout");
-	jw_double(w, (double)o->auth_timeout_ns / 1e9);
-	jw_key(w, "max_control_line");
-	jw_int(w, o->max_control_line);
-	jw_key(w, "max_payload");
-	jw_int(w, o->max_payload);
-	jw_key(w, "max_pending");
-	jw_int(w, o->max_pending);
-}
-
-static void write_empty_obj(struct jw *w, const char *key)
-{
-	jw_key(w, key);
-	jw_obj_begin(w);
-	jw_obj_end(w);
-}
-
-static void write_varz(struct server *s, struct jw *w)
-{
-	const struct opts *o = s->opts;
-	int64_t now = env_now_wall_ns(s->env);
-	char up[TIMEFMT_MAX];
-	jw_obj_begin(w);
-	write_varz_head(s, w);
-	static const char *const empty[] = {
-		"cluster", "gateway", "leaf", "mqtt", "websocket", "jetstream",
-	};
-	for (size_t i = 0; i < ARRAY_LEN(empty); i++)
-		write_empty_obj(w, empty[i]);
-	jw_key(w, "tls_timeout");
-	jw_int(w, 2);
-	jw_key(w, "write_deadline");
-	jw_int(w, o->write_deadline_ns);
-	jw_time(w, "start", s->start_wall_ns);
-	jw_time(w, "now", now);
-	timefmt_uptime(now - s->start_wall_ns, up);
-	jw_key(w, "uptime");
-	jw_str(w, up);
-	jw_key(w, "mem");
-	jw_uint(w, s->mem.live_bytes);
-	jw_key(w, "cores");
-	jw_int(w, 1);
-	jw_key(w, "gomaxprocs");
-	jw_int(w, 1);
-	jw_key(w, "cpu");
-	jw_int(w, 0);
-	jw_key(w, "connections");
-	jw_uint(w, s->nconns);
-	jw_key(w, "total_connections");
-	jw_uint(w, s->stats.total_connections);
-	static const char *const zeros[] = { "routes", "remotes", "leafnodes" };
-	for (size_t i = 0; i < ARRAY_LEN(zeros); i++) {
-		jw_key(w, zeros[i]);
-		jw_int(w, 0);
-	}
-	jw_key(w, "in_msgs");
-	jw_uint(w, s->stats.in_msgs);
-	jw_key(w, "out_msgs");
-	jw_uint(w, s->stats.out_msgs);
-	jw_key(w, "in_bytes");
-	jw_uint(w, s->stats.in_bytes);
-	jw_key(w, "out_bytes");
-	jw_uint(w, s->stats.out_bytes);
-	jw_key(w, "slow_consumers");
-	jw_uint(w, s->stats.slow_consumers);
-	jw_key(w, "subscriptions");
-	jw_uint(w, total_subscriptions(s));
-	write_empty_obj(w, "http_req_stats");
-	jw_time(w, "config_load_time", s->config_load_wall_ns);
-	if (s->system_acc != NULL) {
-		jw_key(w, "system_account");
-		jw_str(w, s->system_acc->name);
-	}
-	jw_obj_end(w);
-}
-
-struct connz_opts {
-	int64_t offset, limit;
-	uint64_t cid;
-	bool subs, detail, auth;
-	char acc[128];
-};
-
-static void write_conn_subs(struct jw *w, const struct conn *c, bool detail)
-{
-	size_t pos = 0;
-	const struct hmap_entry *ent;
-	jw_key(w, detail ? "subscriptions_list_detail" : "subscriptions_list");
-	jw_arr_begin(w);
-	while ((ent = hmap_next(&c->subs, &pos)) != NULL) {
-		const struct sub *sub = ent->value;
-		if (!detail) {
-			jw_str(w, sub->subject);
-			continue;
-		}
-		jw_obj_begin(w);
-		jw_key(w, "account");
-		jw_str(w, c->acc->name);
-		jw_key(w, "subject");
-		jw_str(w, sub->subject);
-		if (sub->queue != NULL) {
-			jw_key(w, "qgroup");
-			jw_str(w, sub->queue);
-		}
-		jw_key(w, "sid");
-		jw_str(w, sub->sid);
-		jw_key(w, "msgs");
-		jw_uint(w, sub->delivered);
-		if (sub->max_msgs > 0) {
-			jw_key(w, "max");
-			jw_uint(w, sub->max_msgs);
-		}
-		jw_key(w, "cid");
-		jw_uint(w, c->cid);
-		jw_obj_end(w);
-	}
-	jw_arr_end(w);
-}
-
-static void write_conn_times(struct server *s, struct jw *w, const struct conn *c)
-{
-	int64_t now_mono = env_now_mono_ns(s->env);
-	char t[TIMEFMT_MAX];
-	jw_time(w, "start", c->start_wall_ns);
-	jw_time(w, "last_activity", conn_wall_ns(c, c->last_activity_ns));
-	if (c->rtt_ns > 0) {
-		timefmt_go_duration(c->rtt_ns, t);
-		jw_key(w, "rtt");
-		jw_str(w, t);
-	}
-	timefmt_uptime(now_mono - c->start_ns, t);
-	jw_key(w, "uptime");
-	jw_str(w, t);
-	timefmt_uptime(now_mono - c->last_activity_ns, t);
-	jw_key(w, "idle");
-	jw_str(w, t);
-}
-
-static void write_conn(struct server *s, struct jw *w, const struct conn *c,
-		       const struct connz_opts *co)
-{
-	jw_obj_begin(w);
-	jw_key(w, "cid");
-	jw_uint(w, c->cid);
-	jw_key(w, "kind");
-	jw_str(w, "Client");
-	jw_key(w, "type");
-	jw_str(w, "nats");
-	jw_key(w, "ip");
-	jw_str(w, c->ip);
-	jw_key(w, "port");
-	jw_int(w, c->port);
-	write_conn_times(s, w, c);
-	jw_key(w, "pending_bytes");
-	jw_uint(w, c->out_pending);
-	jw_key(w, "in_msgs");
-	jw_uint(w, c->in_msgs);
-	jw_key(w, "out_msgs");
-	jw_uint(w, c->out_msgs);
-	jw_key(w, "in_bytes");
-	jw_uint(w, c->in_bytes);
-	jw_key(w, "out_bytes");
-	jw_uint(w, c->out_bytes);
-	jw_key(w, "subscriptions");
-	jw_uint(w, c->nsubs);
-	jw_str_opt(w, "name", c->name);
-	jw_str_opt(w, "lang", c->lang);
-	jw_str_opt(w, "version", c->version);
-	if (co->auth) {
-		jw_str_opt(w, "authorized_user", conn_auth_user(c));
-		jw_str_opt(w, "account", c->acc->name);
-	}
-	if (co->subs && c->nsubs > 0)
-		write_conn_subs(w, c, co->detail);
-	jw_obj_end(w);
-}
-
-static bool connz_match(const struct conn *c, const struct connz_opts *co)
-{
-	return (co->cid == 0 || c->cid == co->cid) &&
-	       (co->acc[0] == '\0' || strcmp(c->acc->name, co->acc) == 0);
-}
-
-static void write_connz(struct server *s, struct jw *w, const struct connz_opts *co)
-{
-	int64_t total = 0, shown = 0;
-	for (struct link *l = s->conns.next; l != &s->conns; l = l->next)
-		total += connz_match(CONTAINER_OF(l, struct conn, node), co);
-	jw_obj_begin(w);
-	jw_key(w, "server_id");
-	jw_str(w, s->id);
-	jw_time(w, "now", env_now_wall_ns(s->env));
-	int64_t first = co->offset, n = 0;
-	for (struct link *l = s->conns.next; l != &s->conns; l = l->next) {
-		const struct conn *c = CONTAINER_OF(l, struct conn, node);
-		if (connz_match(c, co) && n++ >= first && shown < co->limit)
-			shown++;
-	}
-	jw_key(w, "num_connections");
-	jw_int(w, shown);
-	jw_key(w, "total");
-	jw_int(w, total);
-	jw_key(w, "offset");
-	jw_int(w, co->offset);
-	jw_key(w, "limit");
-	jw_int(w, co->limit);
-	jw_key(w, "connections");
-	jw_arr_begin(w);
-	n = 0;
-	shown = 0;
-	/* Connections are kept in accept order, which is cid order. */
-	for (struct link *l = s->conns.next; l != &s->conns; l = l->next) {
-		const struct conn *c = CONTAINER_OF(l, struct conn, node);
-		if (!connz_match(c, co) || n++ < first || shown >= co->limit)
-			continue;
-		write_conn(s, w, c, co);
-		shown++;
-	}
-	jw_arr_end(w);
-	jw_obj_end(w);
-}
-
 /* ------------------------------------------------------------ requests */
 
 enum sys_ep {
 	EP_STATSZ = 0,
 	EP_VARZ,
 	EP_CONNZ,
-	EP_IDZ,
+	EP_SUBSZ,
+	EP_ROUTEZ,
+	EP_GATEWAYZ,
+	EP_LEAFZ,
+	EP_ACCOUNTZ,
+	EP_JSZ,
 	EP_HEALTHZ,
-	EP_RELOAD,
+	EP_IDZ,
+	EP_RELOAD,                     /* only by server id */
 	EP_USERINFO,
 	EP_PING,                       /* the legacy $SYS.REQ.SERVER.PING */
 };
 
 static const char *const ep_names[] = {
 	[EP_STATSZ] = "STATSZ", [EP_VARZ] = "VARZ", [EP_CONNZ] = "CONNZ",
-	[EP_IDZ] = "IDZ", [EP_HEALTHZ] = "HEALTHZ", [EP_RELOAD] = "RELOAD",
+	[EP_SUBSZ] = "SUBSZ", [EP_ROUTEZ] = "ROUTEZ", [EP_GATEWAYZ] = "GATEWAYZ",
+	[EP_LEAFZ] = "LEAFZ", [EP_ACCOUNTZ] = "ACCOUNTZ", [EP_JSZ] = "JSZ",
+	[EP_HEALTHZ] = "HEALTHZ", [EP_IDZ] = "IDZ", [EP_RELOAD] = "RELOAD",
 };
+
+/* The monitoring endpoint (monitor.c) that builds an EP's data, or -1. */
+static int ep_monitor(enum sys_ep ep)
+{
+	switch (ep) {
+	case EP_VARZ: return MONITOR_VARZ;
+	case EP_CONNZ: return MONITOR_CONNZ;
+	case EP_SUBSZ: return MONITOR_SUBSZ;
+	case EP_ROUTEZ: return MONITOR_ROUTEZ;
+	case EP_GATEWAYZ: return MONITOR_GATEWAYZ;
+	case EP_LEAFZ: return MONITOR_LEAFZ;
+	case EP_ACCOUNTZ: return MONITOR_ACCOUNTZ;
+	case EP_JSZ: return MONITOR_JSZ;
+	case EP_HEALTHZ: return MONITOR_HEALTHZ;
+	default: return -1;
+	}
+}
 
 /* One request's parsed body: the server filter and the endpoint options. */
 struct sys_req {
@@ -666,31 +383,6 @@ static void sys_req_parse(struct server *s, const struct pubmsg *m, struct sys_r
 	r->bad = json_type_of(&r->doc, 0) != JSON_OBJECT;
 }
 
-static void connz_opts_read(const struct sys_req *r, struct connz_opts *co)
-{
-	memset(co, 0, sizeof(*co));
-	co->limit = CONNZ_DEFAULT_LIMIT;
-	if (!r->parsed)
-		return;
-	const struct json_doc *d = &r->doc;
-	int64_t v;
-	if (json_obj_int(d, 0, "offset", &v) && v > 0)
-		co->offset = v;
-	if (json_obj_int(d, 0, "limit", &v) && v > 0)
-		co->limit = v;
-	if (json_obj_int(d, 0, "cid", &v) && v > 0)
-		co->cid = (uint64_t)v;
-	json_obj_bool(d, 0, "auth", &co->auth);
-	json_obj_bool(d, 0, "subscriptions", &co->subs);
-	json_obj_bool(d, 0, "subscriptions_detail", &co->detail);
-	co->subs |= co->detail;
-	struct buf acc;
-	buf_init(&acc, d->mem);
-	if (json_obj_string(d, 0, "acc", &acc) && acc.len < sizeof(co->acc) && !acc.oom)
-		memcpy(co->acc, acc.data, acc.len + 1);
-	buf_free(&acc);
-}
-
 static void write_user_info(struct server *s, struct jw *w, struct conn *from)
 {
 	UNUSED(s);
@@ -708,41 +400,40 @@ static void write_user_info(struct server *s, struct jw *w, struct conn *from)
 	jw_obj_end(w);
 }
 
-static void write_ep_data(struct server *s, struct jw *w, enum sys_ep ep,
-			  const struct sys_req *r, struct conn *from)
+static void write_idz(struct server *s, struct jw *w)
 {
-	struct connz_opts co;
-	switch (ep) {
-	case EP_VARZ:
-		write_varz(s, w);
-		break;
-	case EP_CONNZ:
-		connz_opts_read(r, &co);
-		write_connz(s, w, &co);
-		break;
-	case EP_IDZ:
-		jw_obj_begin(w);
-		jw_key(w, "name");
-		jw_str(w, s->name);
-		jw_key(w, "host");
-		jw_str(w, server_host(s));
-		jw_key(w, "id");
-		jw_str(w, s->id);
-		jw_obj_end(w);
-		break;
-	case EP_HEALTHZ:
-		jw_obj_begin(w);
-		jw_key(w, "status");
-		jw_str(w, "ok");
-		jw_obj_end(w);
-		break;
-	case EP_USERINFO:
-		write_user_info(s, w, from);
-		break;
-	default:
-		jw_null(w);
-		break;
+	jw_obj_begin(w);
+	jw_key(w, "name");
+	jw_str(w, s->name);
+	jw_key(w, "host");
+	jw_str(w, server_host(s));
+	jw_key(w, "id");
+	jw_str(w, s->id);
+	jw_obj_end(w);
+}
+
+/* An endpoint's data, built by monitor.c from the request's options (the
+ * same builders as the HTTP port).  -1 with err when refused. */
+static int write_ep_data(struct server *s, struct jw *w, enum sys_ep ep,
+			 const struct sys_req *r, struct conn *from, struct buf *err)
+{
+	int mep = ep_monitor(ep);
+	if (mep >= 0) {
+		struct monitor_opts o;
+		monitor_opts_init(&o);
+		o.sys_request = true;
+		if (r->parsed &&
+		    monitor_opts_from_json((enum monitor_ep)mep, &r->doc, 0, &o, err) != 0)
+			return -1;
+		return monitor_write(s, (enum monitor_ep)mep, &o, w, err);
 	}
+	if (ep == EP_IDZ)
+		write_idz(s, w);
+	else if (ep == EP_USERINFO)
+		write_user_info(s, w, from);
+	else
+		jw_null(w);
+	return 0;
 }
 
 static void write_error(struct jw *w, int code, const char *text)
@@ -754,6 +445,28 @@ static void write_error(struct jw *w, int code, const char *text)
 	jw_key(w, "description");
 	jw_str(w, text);
 	jw_obj_end(w);
+}
+
+/* "data", or "error" (500, as the reference) when the builder refused the
+ * options: the data is built aside so a refusal leaves no partial JSON. */
+static void sys_answer_data(struct server *s, struct jw *w, enum sys_ep ep,
+			    const struct sys_req *r, struct conn *from)
+{
+	struct buf data, err;
+	struct jw dw;
+	buf_init(&data, &s->mem);
+	buf_init(&err, &s->mem);
+	jw_init(&dw, &data);
+	if (write_ep_data(s, &dw, ep, r, from, &err) != 0) {
+		write_error(w, 500, err.data ? err.data : "error");
+	} else {
+		jw_key(w, "data");
+		jw_raw(w, data.data ? data.data : "null", data.data ? data.len : 4);
+	}
+	if (data.oom)
+		w->out->oom = true;
+	buf_free(&data);
+	buf_free(&err);
 }
 
 static void sys_answer(struct server *s, struct account *acc, const char *reply,
@@ -771,8 +484,7 @@ static void sys_answer(struct server *s, struct account *acc, const char *reply,
 		if (r->bad) {
 			write_error(&w, 400, "request body is not a JSON object");
 		} else if (ep != EP_RELOAD) {
-			jw_key(&w, "data");
-			write_ep_data(s, &w, ep, r, from);
+			sys_answer_data(s, &w, ep, r, from);
 		}
 		jw_obj_end(&w);
 	}

@@ -232,8 +232,6 @@ static void server_log_missing(struct server *s)
 		what[n++] = "cluster";
 	if (o->gateway.set)
 		what[n++] = "gateway";
-	if (o->http_port != 0 || o->https_port != 0)
-		what[n++] = "http monitoring";
 	for (size_t i = 0; i < n; i++)
 		LOGW(&s->log, "%s is configured but not implemented yet; "
 		     "running without it", what[i]);
@@ -277,6 +275,9 @@ int server_start(struct server *s, struct buf *err)
 	s->port = bound;
 	s->running = true;
 	LOGI(&s->log, "Listening for client connections on %s:%d", host, bound);
+	/* The monitoring port (http: / -m); off unless configured. */
+	if (http_server_start(s, err) != 0)
+		return -1;
 	LOGI(&s->log, "Server is ready");
 	return 0;
 }
@@ -289,6 +290,7 @@ void server_shutdown(struct server *s)
 	s->running = false;
 	LOGI(&s->log, "Initiating Shutdown...");
 	events_shutdown(s);
+	http_server_stop(s); /* monitoring connections go first */
 	if (s->listen_sock >= 0) {
 		e->sock_close(e, s->listen_sock);
 		s->listen_sock = -1;
@@ -315,6 +317,8 @@ void server_free(struct server *s)
 		conn_free(c);
 	}
 	events_free(s);
+	http_server_free(s);
+	monitor_free(s); /* closed-connection snapshots */
 	internal_discard(s);
 	accounts_free(s);
 	while (s->blk_pool != NULL) {

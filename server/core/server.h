@@ -50,6 +50,8 @@ void server_shutdown(struct server *s);
 void server_free(struct server *s);
 
 int server_client_port(const struct server *s);
+/* The bound monitoring (HTTP) port, or 0 when it is off. */
+int server_http_port(const struct server *s);
 const char *server_id(const struct server *s);
 const char *server_name(const struct server *s);
 void server_get_stats(const struct server *s, struct server_stats *out);

@@ -24,6 +24,7 @@
 #include "../proto/client_proto.h"
 #include "account.h"
 #include "log.h"
+#include "monitor.h"
 #include "perms.h"
 #include "opts.h"
 #include "server.h"
@@ -179,6 +180,18 @@ struct server {
 	void *reload_arg;
 	bool reload_pending;           /* a RELOAD request waits for turn end */
 	char *reload_reply;            /* where to answer it (owned) */
+
+	/* HTTP monitoring (http_server.c, monitor.c) */
+	struct http_server *http;      /* listener and connections; NULL = off */
+	int http_port;                 /* bound monitoring port; 0 = none */
+	uint64_t http_req_stats[MONITOR_EP_COUNT]; /* requests per endpoint */
+	struct monitor_closed *closed; /* ring of closed client connections */
+	size_t closed_cap;             /* slots allocated */
+	size_t closed_head;            /* index of the oldest snapshot */
+	size_t closed_len;             /* snapshots held */
+
+	/* JetStream (js/jetstream.c); NULL when it is not enabled */
+	struct jetstream *js;
 };
 
 /* list helpers */

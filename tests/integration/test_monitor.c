@@ -1,0 +1,618 @@
+/*
+ * test_monitor.c - the HTTP monitoring port, side by side with the
+ * reference.
+ *
+ * Each test starts the server under test ($NATS_TEST_SERVER) and the
+ * reference nats-server 2.9.10 (/usr/sbin/nats-server) with the same
+ * configuration, drives the same nats.c clients against both, then asks
+ * both for the same endpoint.  Every key the reference returns must be in
+ * ours, nested objects and the first element of arrays of objects
+ * included; values that follow from what the clients did (connections,
+ * messages, bytes, subscriptions, close reasons) must be equal on both and
+ * equal to what the test expects.  Option errors must get the same status
+ * and text; unknown paths 404.
+ *
+ * The monitoring port is found the way the nats.js test launcher finds it:
+ * `http: 127.0.0.1:-1` and `ports_file_dir` in the config, then the
+ * "monitoring" URL of the ports file.  Run against the reference itself
+ * (suite 'reference') the comparison is trivially true and the value
+ * checks still prove the test right.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "lib/buf.h"
+#include "lib/json.h"
+#include "lib/mem.h"
+
+#define REFERENCE_SERVER "/usr/sbin/nats-server"
+#define HTTP_TIMEOUT_MS 5000
+
+/* One server of the pair and where its monitoring port is. */
+struct mon_server {
+	struct harness_server srv;
+	char ports_dir[256];
+	int http_port;
+};
+
+static struct mon_server ours, ref;
+
+static const char conf_fmt[] =
+	"http: \"127.0.0.1:-1\"\n"
+	"ports_file_dir: \"%s\"\n"
+	"accounts {\n"
+	"  A: {\n"
+	"    users: [ {user: a, password: a} ]\n"
+	"    exports: [ {service: \"svc.>\"}, {stream: \"str.>\"} ]\n"
+	"  }\n"
+	"  B: {\n"
+	"    users: [ {user: b, password: b} ]\n"
+	"    imports: [ {service: {account: A, subject: \"svc.>\"}},\n"
+	"               {stream: {account: A, subject: \"str.>\"}} ]\n"
+	"    mappings: { \"m.a\": \"m.b\" }\n"
+	"  }\n"
+	"}\n";
+
+/* ---- ports file ------------------------------------------------------ */
+
+/* The monitoring port from the ports file the server wrote in dir. */
+static int read_monitor_port(const char *dir)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		char path[600], text[2048];
+		ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
+		while ((e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+			if (n < 6 || strcmp(e->d_name + n - 6, ".ports") != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			FILE *fp = fopen(path, "r");
+			size_t got = fp ? fread(text, 1, sizeof(text) - 1, fp) : 0;
+			if (fp)
+				fclose(fp);
+			text[got] = '\0';
+			const char *m = strstr(text, "\"monitoring\":[\"http://127.0.0.1:");
+			if (m != NULL) {
+				closedir(d);
+				return atoi(m + strlen("\"monitoring\":[\"http://127.0.0.1:"));
+			}
+		}
+		closedir(d);
+		harness_sleep_ms(50);
+	}
+	ck_abort_msg("no ports file with a monitoring URL in %s", dir);
+	return -1;
+}
+
+static void mon_start(struct mon_server *m, const char *binary)
+{
+	char conf[2048];
+	const char *saved = getenv("NATS_TEST_SERVER");
+	char keep[512] = "";
+	if (saved != NULL)
+		snprintf(keep, sizeof(keep), "%s", saved);
+	snprintf(m->ports_dir, sizeof(m->ports_dir), "/tmp/natsmon-XXXXXX");
+	ck_assert(mkdtemp(m->ports_dir) != NULL);
+	snprintf(conf, sizeof(conf), conf_fmt, m->ports_dir);
+	if (binary != NULL)
+		setenv("NATS_TEST_SERVER", binary, 1);
+	harness_server_start(&m->srv, conf, NULL);
+	if (binary != NULL) {
+		if (keep[0] != '\0')
+			setenv("NATS_TEST_SERVER", keep, 1);
+		else
+			unsetenv("NATS_TEST_SERVER");
+	}
+	m->http_port = read_monitor_port(m->ports_dir);
+}
+
+static void mon_stop(struct mon_server *m)
+{
+	char cmd[400];
+	harness_server_stop(&m->srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", m->ports_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+	mon_start(&ours, NULL);
+	mon_start(&ref, REFERENCE_SERVER);
+}
+
+static void teardown(void)
+{
+	mon_stop(&ours);
+	mon_stop(&ref);
+}
+
+/* ---- HTTP client ----------------------------------------------------- */
+
+struct http_resp {
+	int status;
+	char *head;                    /* status line and headers */
+	char *body;                    /* decoded (chunked or not), NUL-ended */
+	size_t body_len;
+};
+
+static int http_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert(fd >= 0);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %d: %s",
+		      port, strerror(errno));
+	return fd;
+}
+
+/* Reads until the peer closes; returns the bytes (NUL-ended). */
+static char *http_read_all(int fd, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *data = malloc(cap + 1);
+	long long deadline = harness_now_ms() + HTTP_TIMEOUT_MS;
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		long long left = deadline - harness_now_ms();
+		ck_assert_msg(left > 0 && poll(&pfd, 1, (int)left) > 0, "HTTP answer timed out");
+		if (n == cap) {
+			cap *= 2;
+			data = realloc(data, cap + 1);
+		}
+		ssize_t got = read(fd, data + n, cap - n);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	data[n] = '\0';
+	*len = n;
+	return data;
+}
+
+static void http_dechunk(const char *in, struct http_resp *r)
+{
+	r->body = malloc(strlen(in) + 1);
+	r->body_len = 0;
+	for (;;) {
+		unsigned long size = strtoul(in, NULL, 16);
+		const char *nl = strstr(in, "\r\n");
+		if (size == 0 || nl == NULL)
+			break;
+		memcpy(r->body + r->body_len, nl + 2, size);
+		r->body_len += size;
+		in = nl + 2 + size + 2;
+	}
+	r->body[r->body_len] = '\0';
+}
+
+/* Splits one raw response into status, head and body. */
+static void http_split(const char *raw, struct http_resp *r)
+{
+	const char *end = strstr(raw, "\r\n\r\n");
+	ck_assert_msg(end != NULL, "no response head in [%s]", raw);
+	ck_assert_msg(sscanf(raw, "HTTP/1.%*d %d", &r->status) == 1, "status line [%.40s]", raw);
+	r->head = strndup(raw, (size_t)(end - raw) + 2);
+	if (strstr(r->head, "Transfer-Encoding: chunked") != NULL) {
+		http_dechunk(end + 4, r);
+	} else {
+		r->body = strdup(end + 4);
+		r->body_len = strlen(r->body);
+	}
+}
+
+static struct http_resp http_get(const struct mon_server *m, const char *target)
+{
+	struct http_resp r = { 0 };
+	char req[1024];
+	size_t len;
+	int fd = http_connect(m->http_port);
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			 "Connection: close\r\n\r\n", target);
+	ck_assert(write(fd, req, (size_t)n) == n);
+	char *raw = http_read_all(fd, &len);
+	close(fd);
+	http_split(raw, &r);
+	free(raw);
+	return r;
+}
+
+static void http_resp_free(struct http_resp *r)
+{
+	free(r->head);
+	free(r->body);
+}
+
+/* ---- JSON comparison ------------------------------------------------- */
+
+struct doc {
+	struct mem mem;
+	struct json_doc d;
+	struct http_resp r;
+};
+
+static void doc_get(struct doc *x, const struct mon_server *m, const char *target)
+{
+	x->r = http_get(m, target);
+	ck_assert_msg(x->r.status == 200, "%s on %s: status %d [%s]", target,
+		      m == &ours ? "ours" : "reference", x->r.status, x->r.body);
+	mem_init(&x->mem);
+	ck_assert_msg(json_parse(&x->d, &x->mem, x->r.body, x->r.body_len) == 0,
+		      "%s: not JSON: %s [%s]", target, x->d.error, x->r.body);
+}
+
+static void doc_free(struct doc *x)
+{
+	json_doc_free(&x->d);
+	http_resp_free(&x->r);
+}
+
+static void key_text(const struct json_doc *d, int tok, char *out, size_t cap)
+{
+	struct mem mem;
+	struct buf b;
+	mem_init(&mem);
+	buf_init(&b, &mem);
+	json_get_string(d, tok, &b);
+	snprintf(out, cap, "%s", b.data ? b.data : "");
+	buf_free(&b);
+}
+
+/* Every key of the reference's object rt is in our object ot, with a
+ * value of the same JSON type (numbers and null aside: Go writes null for
+ * an empty list); objects recurse, arrays of objects compare their first
+ * elements. */
+static void compare_keys(const struct json_doc *rd, int rt, const struct json_doc *od, int ot,
+			 const char *path)
+{
+	enum json_type rtype = json_type_of(rd, rt), otype = json_type_of(od, ot);
+	if (rtype == JSON_NULL || otype == JSON_NULL)
+		return;
+	ck_assert_msg(rtype == otype, "%s: type %d in the reference, %d in ours", path, rtype,
+		      otype);
+	if (rtype == JSON_ARRAY) {
+		int r0 = json_array_at(rd, rt, 0), o0 = json_array_at(od, ot, 0);
+		if (r0 >= 0 && o0 >= 0) {
+			char sub[512];
+			snprintf(sub, sizeof(sub), "%s[0]", path);
+			compare_keys(rd, r0, od, o0, sub);
+		}
+		return;
+	}
+	if (rtype != JSON_OBJECT)
+		return;
+	uint32_t it = 0;
+	int k;
+	while ((k = json_obj_next(rd, rt, &it)) >= 0) {
+		char key[128], sub[512];
+		key_text(rd, k, key, sizeof(key));
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		int v = json_obj_get(od, ot, key);
+		ck_assert_msg(v >= 0, "%s: in the reference, missing in ours", sub);
+		compare_keys(rd, k + 1, od, v, sub);
+	}
+}
+
+/* Fetches target from both servers and compares the key sets. */
+static void compare_endpoint(const char *target)
+{
+	struct doc r, o;
+	doc_get(&r, &ref, target);
+	doc_get(&o, &ours, target);
+	compare_keys(&r.d, 0, &o.d, 0, target);
+	doc_free(&r);
+	doc_free(&o);
+}
+
+/* The integer at a dotted path ("connections.0.in_msgs"), or fail. */
+static int64_t doc_int(const struct doc *x, const char *path)
+{
+	char copy[256], *save = NULL;
+	int t = 0;
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+		if (part[0] >= '0' && part[0] <= '9')
+			t = json_array_at(&x->d, t, (uint32_t)atoi(part));
+		else
+			t = json_obj_get(&x->d, t, part);
+		ck_assert_msg(t >= 0, "no %s in [%s]", path, x->r.body);
+	}
+	int64_t v;
+	ck_assert_msg(json_get_int(&x->d, t, &v), "%s is not an integer", path);
+	return v;
+}
+
+static bool doc_has_string(const struct doc *x, const char *s)
+{
+	char quoted[256];
+	snprintf(quoted, sizeof(quoted), "\"%s\"", s);
+	return strstr(x->r.body, quoted) != NULL;
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+static natsConnection *client(const struct mon_server *m, const char *user, const char *name)
+{
+	natsOptions *opts = harness_nats_options(&m->srv);
+	natsConnection *nc = NULL;
+	natsOptions_SetUserInfo(opts, user, user);
+	natsOptions_SetName(opts, name);
+	ck_assert_int_eq(harness_nats_try_connect(&m->srv, opts, &nc), NATS_OK);
+	natsOptions_Destroy(opts);
+	return nc;
+}
+
+/* The same traffic on a server: a subscriber and a publisher in account
+ * A, three 5-byte messages delivered.  Returns both connections. */
+static void traffic(const struct mon_server *m, natsConnection **sub_nc,
+		    natsConnection **pub_nc, natsSubscription **sub)
+{
+	*sub_nc = client(m, "a", "subscriber");
+	*pub_nc = client(m, "a", "publisher");
+	ck_assert_int_eq(natsConnection_SubscribeSync(sub, *sub_nc, "foo"), NATS_OK);
+	ck_assert_int_eq(natsConnection_Flush(*sub_nc), NATS_OK);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(natsConnection_PublishString(*pub_nc, "foo", "hello"), NATS_OK);
+	ck_assert_int_eq(natsConnection_Flush(*pub_nc), NATS_OK);
+	for (int i = 0; i < 3; i++) {
+		natsMsg *msg = NULL;
+		ck_assert_int_eq(natsSubscription_NextMsg(&msg, *sub, 2000), NATS_OK);
+		natsMsg_Destroy(msg);
+	}
+	/* The server counts a delivery once it is written out: let it. */
+	harness_sleep_ms(100);
+}
+
+static void traffic_end(natsConnection *a, natsConnection *b, natsSubscription *sub)
+{
+	natsSubscription_Destroy(sub);
+	natsConnection_Destroy(a);
+	natsConnection_Destroy(b);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+/* Endpoints that need no traffic: same keys as the reference. */
+START_TEST(test_endpoint_keys)
+{
+	static const char *const targets[] = {
+		"/varz", "/connz", "/subsz", "/accountz", "/accountz?acc=A",
+		"/accountz?acc=B", "/accstatz?unused=1", "/healthz",
+		"/healthz?js-enabled-only=true", "/healthz?js-server-only=1", "/routez",
+		"/leafz", "/gatewayz", "/jsz", "/jsz?accounts=true", "/subscriptionsz",
+	};
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
+		compare_endpoint(targets[i]);
+}
+END_TEST
+
+/* Waits (up to 3 s) until the server holds no client connection, so that
+ * connections of earlier tests and the readiness probe are closed and
+ * counted before a test takes its baseline. */
+static void settle(const struct mon_server *m)
+{
+	for (int i = 0; i < 150; i++) {
+		struct doc v;
+		doc_get(&v, m, "/varz");
+		int64_t n = doc_int(&v, "connections");
+		doc_free(&v);
+		if (n == 0)
+			return;
+		harness_sleep_ms(20);
+	}
+}
+
+/* varz, connz and accstatz after the same traffic: same keys, and the
+ * counts the clients caused. */
+START_TEST(test_traffic_values)
+{
+	struct mon_server *both[2] = { &ref, &ours };
+	natsConnection *s[2], *p[2];
+	natsSubscription *sub[2];
+	int64_t total_before[2];
+	/* The harness's readiness probe is a connection too: count from
+	 * here. */
+	for (int i = 0; i < 2; i++) {
+		struct doc v;
+		settle(both[i]);
+		doc_get(&v, both[i], "/varz");
+		total_before[i] = doc_int(&v, "total_connections");
+		doc_free(&v);
+		traffic(both[i], &s[i], &p[i], &sub[i]);
+	}
+	compare_endpoint("/varz");
+	compare_endpoint("/connz?subs=1&auth=1");
+	compare_endpoint("/connz?subs=detail");
+	compare_endpoint("/accstatz");
+	compare_endpoint("/subsz?subs=1&test=foo");
+	for (int i = 0; i < 2; i++) {
+		struct doc v, c, a;
+		doc_get(&v, both[i], "/varz");
+		ck_assert_int_eq(doc_int(&v, "connections"), 2);
+		ck_assert_int_eq(doc_int(&v, "total_connections") - total_before[i], 2);
+		ck_assert_int_eq(doc_int(&v, "in_msgs"), 3);
+		ck_assert_int_eq(doc_int(&v, "out_msgs"), 3);
+		ck_assert_int_eq(doc_int(&v, "in_bytes"), 15);
+		ck_assert_int_eq(doc_int(&v, "out_bytes"), 15);
+		ck_assert_int_eq(doc_int(&v, "slow_consumers"), 0);
+		doc_get(&c, both[i], "/connz?subs=1&auth=1&sort=msgs_to");
+		ck_assert_int_eq(doc_int(&c, "num_connections"), 2);
+		/* Sorted by messages sent to the client: the subscriber first. */
+		ck_assert_int_eq(doc_int(&c, "connections.0.out_msgs"), 3);
+		ck_assert_int_eq(doc_int(&c, "connections.0.subscriptions"), 1);
+		ck_assert_int_eq(doc_int(&c, "connections.1.in_msgs"), 3);
+		ck_assert_int_eq(doc_int(&c, "connections.1.in_bytes"), 15);
+		ck_assert(doc_has_string(&c, "subscriber") && doc_has_string(&c, "foo"));
+		ck_assert(doc_has_string(&c, "A"));
+		doc_get(&a, both[i], "/accstatz?acc=A");
+		ck_assert_int_eq(doc_int(&a, "account_statz.0.conns"), 2);
+		doc_free(&v);
+		doc_free(&c);
+		doc_free(&a);
+	}
+	for (int i = 0; i < 2; i++)
+		traffic_end(s[i], p[i], sub[i]);
+}
+END_TEST
+
+/* A closed client is reported by connz?state=closed with its reason. */
+START_TEST(test_closed_connections)
+{
+	struct mon_server *both[2] = { &ref, &ours };
+	int64_t before[2];
+	for (int i = 0; i < 2; i++) {
+		struct doc c;
+		settle(both[i]);
+		doc_get(&c, both[i], "/connz?state=closed");
+		before[i] = doc_int(&c, "total");
+		doc_free(&c);
+		natsConnection *nc = client(both[i], "b", "short-lived");
+		natsConnection_Destroy(nc);
+	}
+	harness_sleep_ms(200);
+	compare_endpoint("/connz?state=closed&auth=1");
+	for (int i = 0; i < 2; i++) {
+		struct doc c;
+		doc_get(&c, both[i], "/connz?state=closed&sort=stop");
+		ck_assert_int_eq(doc_int(&c, "num_connections") - before[i], 1);
+		/* Newest first: the client this test closed. */
+		ck_assert(strstr(c.r.body, "\"reason\": \"Client Closed\"") != NULL);
+		ck_assert(doc_has_string(&c, "Client Closed"));
+		ck_assert(doc_has_string(&c, "short-lived"));
+		doc_free(&c);
+		doc_get(&c, both[i], "/connz?state=any&limit=5");
+		ck_assert_int_eq(doc_int(&c, "total") - before[i], 1);
+		ck_assert_int_eq(doc_int(&c, "limit"), 5);
+		doc_free(&c);
+	}
+}
+END_TEST
+
+/* Bad options: the same status and message as the reference. */
+START_TEST(test_errors)
+{
+	static const char *const targets[] = {
+		"/connz?sort=bogus", "/connz?limit=x", "/connz?subs=maybe", "/connz?cid=-1",
+		"/connz?state=sleepy", "/connz?sort=stop", "/subsz?test=foo.*",
+		"/healthz?js-enabled-only=x", "/accountz?acc=NOPE", "/nope", "/varz/",
+	};
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		struct http_resp r = http_get(&ref, targets[i]);
+		struct http_resp o = http_get(&ours, targets[i]);
+		ck_assert_msg(r.status == o.status, "%s: status %d, reference %d", targets[i],
+			      o.status, r.status);
+		ck_assert_msg(r.status >= 400, "%s: reference status %d", targets[i], r.status);
+		ck_assert_msg(strcmp(r.body, o.body) == 0, "%s: [%s], reference [%s]",
+			      targets[i], o.body, r.body);
+		http_resp_free(&r);
+		http_resp_free(&o);
+	}
+}
+END_TEST
+
+/* JSONP and the root page. */
+START_TEST(test_jsonp_and_root)
+{
+	struct mon_server *both[2] = { &ref, &ours };
+	for (int i = 0; i < 2; i++) {
+		struct http_resp r = http_get(both[i], "/varz?callback=cb");
+		ck_assert_int_eq(r.status, 200);
+		ck_assert(strncmp(r.body, "cb({", 4) == 0);
+		ck_assert(r.body[r.body_len - 1] == ')');
+		ck_assert(strstr(r.head, "application/javascript") != NULL);
+		http_resp_free(&r);
+		r = http_get(both[i], "/");
+		ck_assert_int_eq(r.status, 200);
+		ck_assert(strstr(r.head, "text/html") != NULL);
+		ck_assert(strstr(r.body, "./varz") && strstr(r.body, "./connz"));
+		http_resp_free(&r);
+	}
+}
+END_TEST
+
+/* Two pipelined requests on a kept-alive connection, then a malformed
+ * one: two answers in order, then a 400 and the close. */
+START_TEST(test_keep_alive_pipelining)
+{
+	struct mon_server *both[2] = { &ref, &ours };
+	for (int i = 0; i < 2; i++) {
+		const char req[] = "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"
+				   "GET /varz HTTP/1.1\r\nHost: h\r\n\r\n"
+				   "BAD REQUEST\r\n\r\n";
+		size_t len;
+		int fd = http_connect(both[i]->http_port);
+		ck_assert(write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1));
+		char *raw = http_read_all(fd, &len);
+		close(fd);
+		const char *first = strstr(raw, "{\"status\":\"ok\"}");
+		const char *second = strstr(raw, "\"server_id\"");
+		const char *bad = strstr(raw, "HTTP/1.1 400 Bad Request");
+		ck_assert_msg(first && second && bad && first < second && second < bad,
+			      "answers out of order or missing: [%.300s]", raw);
+		free(raw);
+	}
+}
+END_TEST
+
+/* /metrics is ours only: Prometheus text with the varz figures. */
+START_TEST(test_metrics)
+{
+	natsConnection *nc = client(&ours, "a", "m");
+	struct http_resp r = http_get(&ours, "/metrics");
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.head, "text/plain") != NULL);
+	ck_assert(strstr(r.body, "# TYPE gnatsd_varz_connections gauge") != NULL);
+	const char *line = strstr(r.body, "\ngnatsd_varz_connections{");
+	ck_assert(line != NULL);
+	ck_assert_int_eq(atoi(strchr(line, '}') + 1), 1);
+	http_resp_free(&r);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+static Suite *monitor_suite(void)
+{
+	Suite *s = suite_create("monitor");
+	TCase *tc = tcase_create("http");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_endpoint_keys);
+	tcase_add_test(tc, test_traffic_values);
+	tcase_add_test(tc, test_closed_connections);
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_jsonp_and_root);
+	tcase_add_test(tc, test_keep_alive_pipelining);
+	suite_add_tcase(s, tc);
+	/* Our own extension: only against natsd. */
+	const char *srv = getenv("NATS_TEST_SERVER");
+	if (srv == NULL || strstr(srv, "nats-server") == NULL) {
+		TCase *ext = tcase_create("extensions");
+		tcase_add_checked_fixture(ext, setup, teardown);
+		tcase_set_timeout(ext, 60);
+		tcase_add_test(ext, test_metrics);
+		suite_add_tcase(s, ext);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(monitor_suite());
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
