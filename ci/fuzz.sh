@@ -25,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-all_targets=(canary client_proto peer_proto http conf sublist json scenario)
+all_targets=(canary client_proto peer_proto http conf sublist json store scenario)
 seconds=600
 targets=("${all_targets[@]}")
 engine=libfuzzer

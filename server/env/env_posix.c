@@ -647,7 +647,8 @@ static int posix_dir_list(struct env *e, const char *path, env_list_cb cb,
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
 			cb(arg, names[i]);
