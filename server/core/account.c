@@ -7,13 +7,15 @@
  * Invariants: every account in server.accounts has a sublist; a shadow
  * sits in exactly one exporting account's sublist and its parent lists it;
  * an account's internal_subs and shadow_subs count what its sublist holds
- * besides client subscriptions.
+ * besides client subscriptions.  Every shadow inserted or removed is
+ * reported to leaf.c, which announces the interest over leaf links.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lib/assert.h"
 #include "internal.h"
+#include "leaf.h"
 #include "server_int.h"
 #include "subject.h"
 #include "transform.h"
@@ -473,6 +475,7 @@ static struct sub *shadow_new(struct server *s, struct sub *parent,
 		return NULL;
 	}
 	sh->acc->shadow_subs++;
+	leaf_interest_added(s, sh->acc, sh);
 	return sh;
 }
 
@@ -513,6 +516,7 @@ void account_remove_shadows(struct server *s, struct sub *sub)
 		struct sub *sh = sub->shadows[i];
 		int rc = sublist_remove(sh->acc->sl, sh);
 		ASSERT(rc == SUBLIST_OK);
+		leaf_interest_removed(s, sh->acc, sh);
 		sh->acc->shadow_subs--;
 		deliver_defer_free(s, sh);
 	}

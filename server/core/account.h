@@ -121,6 +121,9 @@ struct account {
 	uint64_t slow_consumers;
 	uint32_t internal_subs;        /* internal subs in sl (invariants) */
 	uint32_t shadow_subs;          /* shadow subs in sl (invariants) */
+
+	/* JetStream state (js/jetstream.c), NULL unless JetStream runs */
+	struct js_account *js;
 };
 
 /* Creates, updates and removes accounts to match s->opts; used at start

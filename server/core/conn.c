@@ -9,6 +9,9 @@
  * one sendv at the end of the loop turn.  What the socket does not take
  * stays queued and the connection watches for writability.
  *
+ * Every subscription inserted or removed is reported to leaf.c
+ * (leaf_interest_added/removed) so leaf links hear about the interest.
+ *
  * Invariants: a closed connection has no subscriptions in any sublist, no
  * socket and no armed timers; out_pending equals the sum of unsent bytes of
  * its blocks; a struct sub is freed only at turn end (delivery may still be
@@ -22,6 +25,7 @@
 #include "../lib/json.h"
 #include "../lib/timefmt.h"
 #include "internal.h"
+#include "leaf.h"
 #include "nkey.h"
 #include "server_int.h"
 #include "subject.h"
@@ -268,6 +272,7 @@ void conn_unsubscribe(struct conn *c, struct sub *sub)
 	struct server *s = c->srv;
 	int rc = sublist_remove(c->acc->sl, sub);
 	ASSERT(rc == SUBLIST_OK);
+	leaf_interest_removed(s, c->acc, sub);
 	void *v = hmap_del(&c->subs, sub->sid, sub->sid_len);
 	ASSERT(v == sub);
 	c->nsubs--;
@@ -528,6 +533,7 @@ static int conn_process_sub(struct conn *c, const struct cp_msg *m)
 	}
 	c->nsubs++;
 	s->stats.subscriptions++;
+	leaf_interest_added(s, c->acc, sub);
 	if (!account_add_shadows(s, c->acc, sub)) {
 		conn_unsubscribe(c, sub);
 		goto nomem;

@@ -11,6 +11,7 @@
 
 #include "../lib/assert.h"
 #include "internal.h"
+#include "leaf.h"
 #include "server_int.h"
 #include "subject.h"
 
@@ -51,6 +52,7 @@ struct sub *internal_subscribe(struct server *s, struct account *acc,
 	}
 	acc->internal_subs++;
 	s->internal_subs++;
+	leaf_interest_added(s, acc, sub);
 	return sub;
 }
 
@@ -61,6 +63,7 @@ void internal_unsubscribe(struct server *s, struct sub *sub)
 	ASSERT(sub->icb != NULL);
 	int rc = sublist_remove(sub->acc->sl, sub);
 	ASSERT(rc == SUBLIST_OK);
+	leaf_interest_removed(s, sub->acc, sub);
 	sub->acc->internal_subs--;
 	s->internal_subs--;
 	deliver_defer_free(s, sub);

@@ -9,7 +9,9 @@
 
 #include "../lib/assert.h"
 #include "../lib/json.h"
+#include "../js/jetstream.h"
 #include "internal.h"
+#include "leaf.h"
 #include "server_int.h"
 
 #define BLK_POOL_MAX 256
@@ -75,6 +77,10 @@ void server_build_info(struct server *s, struct conn *c, struct buf *out)
 	}
 	jw_key(&w, "max_payload");
 	jw_int(&w, o->max_payload);
+	if (jetstream_is_enabled(s)) {
+		jw_key(&w, "jetstream");
+		jw_bool(&w, true);
+	}
 	if (c != NULL) {
 		jw_key(&w, "client_id");
 		jw_uint(&w, c->cid);
@@ -84,6 +90,10 @@ void server_build_info(struct server *s, struct conn *c, struct buf *out)
 			jw_key(&w, "nonce");
 			jw_str(&w, c->nonce);
 		}
+	}
+	if (jetstream_domain(s) != NULL) {
+		jw_key(&w, "domain");
+		jw_str(&w, jetstream_domain(s));
 	}
 	jw_obj_end(&w);
 	buf_append_str(out, " \r\n");
@@ -111,6 +121,7 @@ static void server_turn_end(void *arg)
 		if (!c->closed)
 			conn_flush(c);
 	}
+	leaf_turn_end(s); /* leaf links: their output, then closed ones */
 	while (s->dead_subs != NULL) {
 		struct sub *sub = s->dead_subs;
 		s->dead_subs = sub->next_free;
@@ -224,10 +235,6 @@ static void server_log_missing(struct server *s)
 	const struct opts *o = s->opts;
 	const char *what[6];
 	size_t n = 0;
-	if (o->jetstream.enabled)
-		what[n++] = "jetstream";
-	if (o->leafnodes.set)
-		what[n++] = "leafnodes";
 	if (o->cluster.set)
 		what[n++] = "cluster";
 	if (o->gateway.set)
@@ -261,6 +268,10 @@ int server_start(struct server *s, struct buf *err)
 	const struct opts *o = s->opts;
 	struct env *e = s->env;
 	server_log_banner(s);
+	/* JetStream comes up (and restores its streams) before clients can
+	 * connect, as in the reference. */
+	if (jetstream_start(s, err) != 0)
+		return -1;
 	int port = o->port == -1 ? 0 : (o->port == 0 ? 4222 : o->port);
 	const char *host = o->host ? o->host : "0.0.0.0";
 	int bound = 0;
@@ -275,6 +286,9 @@ int server_start(struct server *s, struct buf *err)
 	s->port = bound;
 	s->running = true;
 	LOGI(&s->log, "Listening for client connections on %s:%d", host, bound);
+	/* Leaf node listener and remotes (leaf.c); nothing when unset. */
+	if (leaf_start(s, err) != 0)
+		return -1;
 	/* The monitoring port (http: / -m); off unless configured. */
 	if (http_server_start(s, err) != 0)
 		return -1;
@@ -290,6 +304,7 @@ void server_shutdown(struct server *s)
 	s->running = false;
 	LOGI(&s->log, "Initiating Shutdown...");
 	events_shutdown(s);
+	leaf_shutdown(s); /* leaf links before the clients they serve */
 	http_server_stop(s); /* monitoring connections go first */
 	if (s->listen_sock >= 0) {
 		e->sock_close(e, s->listen_sock);
@@ -299,6 +314,7 @@ void server_shutdown(struct server *s)
 		struct conn *c = CONTAINER_OF(s->conns.next, struct conn, node);
 		conn_close(c, CLOSE_SERVER_SHUTDOWN);
 	}
+	jetstream_shutdown(s); /* closes the stores: pending writes synced */
 	internal_discard(s);
 	server_turn_end(s);
 	LOGI(&s->log, "Server Exiting..");
@@ -319,6 +335,8 @@ void server_free(struct server *s)
 	events_free(s);
 	http_server_free(s);
 	monitor_free(s); /* closed-connection snapshots */
+	leaf_free(s); /* before the accounts its subs sit in */
+	jetstream_free(s); /* before the accounts its state hangs off */
 	internal_discard(s);
 	accounts_free(s);
 	while (s->blk_pool != NULL) {
@@ -400,5 +418,6 @@ void server_invariants(const struct server *s)
 	ASSERT(acc_conns == n);
 	ASSERT(internal == s->internal_subs);
 	ASSERT(acc_shadows == shadows);
-	ASSERT(acc_subs == (size_t)subs + internal + shadows);
+	ASSERT(acc_subs == (size_t)subs + internal + shadows + s->leaf_subs);
+	jetstream_invariants(s);
 }

@@ -192,6 +192,10 @@ struct server {
 
 	/* JetStream (js/jetstream.c); NULL when it is not enabled */
 	struct jetstream *js;
+
+	/* leaf node connections (leaf.c); NULL when leafnodes are off */
+	struct leafnodes *leafnodes;
+	uint32_t leaf_subs;            /* leaf-owned subs in all sublists */
 };
 
 /* list helpers */
@@ -243,6 +247,14 @@ bool deliver_msg(struct server *s, struct account *acc, struct conn *pub,
 		 const struct pubmsg *m, unsigned flags);
 /* Puts a removed sub on the turn-end free list. */
 void deliver_defer_free(struct server *s, struct sub *sub);
+/* Routes m, which arrived over the leaf connection src, through acc: the
+ * queue groups src named (queues, nqueues) get one member each; never
+ * back to src. */
+struct leaf;
+struct peer_slice;
+bool deliver_msg_from_leaf(struct server *s, struct account *acc,
+			   struct leaf *src, const struct pubmsg *m,
+			   const struct peer_slice *queues, size_t nqueues);
 
 /* ---- server.c ---- */
 struct outblk *server_blk_get(struct server *s);
