@@ -86,7 +86,12 @@ else
 fi
 
 # ------------------------------------------------------------- workloads
-# id | jetstream (0/1) | natsbench arguments (full) | arguments (--short)
+# id | jetstream | natsbench arguments (full) | arguments (--short)
+# jetstream: 0 none; 1 with the reference's durability on both servers
+# (natsd with `sync_interval: 2m`, nats-server 2.9.10's default: records
+# reach the disk within two minutes, acks do not wait for it); 2 natsd with
+# its own default (every ack waits for its record's fsync) against the
+# reference's default, to show what durability by default costs.
 runs=(
 	"pub|0|pub -n 5000000|pub -n 200000"
 	"pubsub|0|pubsub -n 2000000|pubsub -n 100000"
@@ -97,6 +102,8 @@ runs=(
 	"reqrep|0|reqrep -n 50000|reqrep -n 2000"
 	"js-pub-sync|1|js-pub-sync -n 20000|js-pub-sync -n 500"
 	"js-pub-async|1|js-pub-async -n 300000 --window 1000|js-pub-async -n 10000"
+	"js-pub-sync-durable|2|js-pub-sync -n 5000|js-pub-sync -n 200"
+	"js-pub-async-durable|2|js-pub-async -n 300000 --window 1000|js-pub-async -n 10000"
 	"js-pull|1|js-pull -n 300000 --batch 500|js-pull -n 10000"
 	"js-push|1|js-push -n 300000|js-push -n 10000"
 	"idle|0|idle --conns 10000 --hold 1|idle --conns 1000 --hold 0.2"
@@ -117,6 +124,8 @@ rows=(
 	"js pub async w1000|js-pub-async|msgs_per_s|higher|msg/s"
 	"js pull b500|js-pull|msgs_per_s|higher|msg/s"
 	"js push|js-push|msgs_per_s|higher|msg/s"
+	"js pub sync (fsync)|js-pub-sync-durable|msgs_per_s|higher|msg/s"
+	"js pub async (fsync)|js-pub-async-durable|msgs_per_s|higher|msg/s"
 	"idle conns RSS|idle|rss_after_kb|lower|kB"
 )
 
@@ -181,9 +190,14 @@ start_server() {
 	for _ in 1 2 3; do
 		port=$("$NATSBENCH" free-port)
 		local srv_args=(-a 127.0.0.1 -p "$port")
-		if [ "$js" = 1 ]; then
+		if [ "$js" != 0 ]; then
 			rm -rf "$tmp/store"
 			srv_args+=(-js -sd "$tmp/store")
+			if [ "$kind" = natsd ] && [ "$js" = 1 ]; then
+				printf 'jetstream { store_dir: "%s", sync_interval: 2m }\n' \
+					"$tmp/store" >"$tmp/natsd-js.conf"
+				srv_args+=(-c "$tmp/natsd-js.conf")
+			fi
 		fi
 		"$bin" "${srv_args[@]}" >"$tmp/$kind.log" 2>&1 &
 		server_pid=$!
