@@ -339,6 +339,206 @@ static bool check_client_counts(const struct check_ctx *x,
 	}
 }
 
+/* ------------------------------------------------------------ JetStream */
+
+/* The js_publish workload with identity prefix from, in any client. */
+static const struct sim_js_pubs *find_js_pubs(const struct check_ctx *x,
+					      const char *from)
+{
+	for (uint32_t i = 0; i < x->sc->nclients; i++) {
+		const struct sim_js_pubs *p =
+			sim_client_js_pubs(x->clients[i], from);
+		if (p != NULL)
+			return p;
+	}
+	return NULL;
+}
+
+/* What acknowledged, failed and unknown publishes look like in a
+ * read-back of the stream. */
+struct stored_tally {
+	uint64_t acked, in_place, missing, misplaced, bad_len, unordered;
+	uint64_t unknown, unknown_stored, errors, errors_stored, phantom;
+	uint64_t first_missing, first_misplaced, first_unordered;
+};
+
+static size_t expected_len(const struct sim_js_pubs *p, uint64_t counter)
+{
+	char buf[96];
+	size_t n = sim_identity_payload(buf, sizeof(buf), p->from, counter, 0);
+	return p->size > n + 1 ? p->size : n;
+}
+
+static void tally_acked(struct stored_tally *t, const struct sim_js_pubs *p,
+			const struct sim_js_scan *sc, uint64_t counter,
+			uint64_t *last_seq)
+{
+	const struct sim_js_rec *rec = &p->recs[counter - 1];
+	uint64_t at = counter <= sc->nat ? sc->at[counter - 1] : 0;
+	t->acked++;
+	if (rec->seq <= *last_seq && t->unordered++ == 0)
+		t->first_unordered = counter;
+	*last_seq = rec->seq;
+	if (at == 0) {
+		if (t->missing++ == 0)
+			t->first_missing = counter;
+	} else if (at != rec->seq) {
+		if (t->misplaced++ == 0)
+			t->first_misplaced = counter;
+	} else if (sc->len[counter - 1] != expected_len(p, counter)) {
+		t->bad_len++;
+	} else {
+		t->in_place++;
+	}
+}
+
+static void stored_tally(const struct sim_js_pubs *p,
+			 const struct sim_js_scan *sc, struct stored_tally *t)
+{
+	uint64_t last_seq = 0;
+	memset(t, 0, sizeof(*t));
+	for (uint64_t ctr = 1; ctr <= p->sent; ctr++) {
+		bool found = ctr <= sc->nat && sc->at[ctr - 1] != 0;
+		switch (p->recs[ctr - 1].state) {
+		case SIM_JS_ACKED:
+			tally_acked(t, p, sc, ctr, &last_seq);
+			break;
+		case SIM_JS_ERROR:
+			t->errors++;
+			t->errors_stored += found;
+			break;
+		default:
+			t->unknown++;
+			t->unknown_stored += found;
+			break;
+		}
+	}
+	for (uint64_t ctr = p->sent + 1; ctr <= sc->nat; ctr++)
+		t->phantom += sc->at[ctr - 1] != 0;
+}
+
+/* The first reason the read-back contradicts the acknowledgements, or
+ * NULL when it agrees. */
+static const char *stored_problem(const struct sc_cond *k,
+				  const struct sim_js_pubs *p,
+				  const struct sim_js_scan *sc,
+				  const struct stored_tally *t, char *why,
+				  size_t cap)
+{
+	if (p->acked > 0 && strcmp(p->ack_stream, k->js_stream) != 0)
+		snprintf(why, cap, "PubAcks name stream '%s'", p->ack_stream);
+	else if (p->wrong_stream > 0)
+		snprintf(why, cap, "%llu PubAcks name another stream",
+			 (unsigned long long)p->wrong_stream);
+	else if (t->missing > (uint64_t)k->lost_max)
+		snprintf(why, cap, "%s#%llu acked at seq %llu is missing",
+			 p->from, (unsigned long long)t->first_missing,
+			 (unsigned long long)p->recs[t->first_missing - 1].seq);
+	else if (t->misplaced > 0)
+		snprintf(why, cap, "%s#%llu acked at seq %llu is at seq %llu",
+			 p->from, (unsigned long long)t->first_misplaced,
+			 (unsigned long long)p->recs[t->first_misplaced - 1].seq,
+			 (unsigned long long)sc->at[t->first_misplaced - 1]);
+	else if (sc->dups > 0)
+		snprintf(why, cap, "%s#%llu stored twice (again at seq %llu)",
+			 p->from, (unsigned long long)sc->dup_counter,
+			 (unsigned long long)sc->dup_seq);
+	else if (t->unordered > 0)
+		snprintf(why, cap, "%s#%llu acked with a sequence not above "
+			 "the previous ack", p->from,
+			 (unsigned long long)t->first_unordered);
+	else if (t->bad_len > 0 || sc->malformed > 0)
+		snprintf(why, cap, "%llu stored payloads differ from what was "
+			 "sent", (unsigned long long)(t->bad_len +
+						       sc->malformed));
+	else if (k->errors_stored_max >= 0 &&
+		 t->errors_stored > (uint64_t)k->errors_stored_max)
+		snprintf(why, cap, "%llu publishes answered with an error are "
+			 "stored", (unsigned long long)t->errors_stored);
+	else if (t->phantom > 0)
+		snprintf(why, cap, "%llu stored identities were never sent",
+			 (unsigned long long)t->phantom);
+	else
+		return NULL;
+	return why;
+}
+
+static bool check_stored(const struct check_ctx *x, const struct sc_cond *k,
+			 char *detail, size_t cap)
+{
+	const struct sim_js_scan *sc =
+		sim_client_js_scan(ctx_client(x, k->client), k->request);
+	const struct sim_js_pubs *p = find_js_pubs(x, k->from);
+	if (p == NULL) {
+		snprintf(detail, cap, "no js_publish workload of %s", k->from);
+		return false;
+	}
+	if (sc == NULL || !sc->done) {
+		snprintf(detail, cap, sc == NULL ? "no verify step %s ran"
+			 : "verify %s still reading (at seq %llu of %llu)",
+			 k->request, (unsigned long long)(sc ? sc->next_seq : 0),
+			 (unsigned long long)(sc ? sc->last_seq : 0));
+		return false;
+	}
+	if (sc->failed[0] != '\0') {
+		snprintf(detail, cap, "verify %s failed: %s", k->request,
+			 sc->failed);
+		return false;
+	}
+	struct stored_tally t;
+	stored_tally(p, sc, &t);
+	char why[160];
+	const char *problem = stored_problem(k, p, sc, &t, why, sizeof(why));
+	snprintf(detail, cap, "%s%s%llu acked, %llu in place, %llu missing "
+		 "(%lld allowed); %llu unknown (%llu stored); %llu errors "
+		 "(%llu stored); read seq %llu..%llu",
+		 problem ? problem : "", problem ? ": " : "",
+		 (unsigned long long)t.acked, (unsigned long long)t.in_place,
+		 (unsigned long long)t.missing, (long long)k->lost_max,
+		 (unsigned long long)t.unknown,
+		 (unsigned long long)t.unknown_stored,
+		 (unsigned long long)t.errors,
+		 (unsigned long long)t.errors_stored,
+		 (unsigned long long)sc->first_seq,
+		 (unsigned long long)sc->last_seq);
+	return problem == NULL && range_ok(&k->count, (int64_t)t.acked);
+}
+
+static bool check_js_counts(const struct check_ctx *x,
+			    const struct sc_cond *k, char *detail,
+			    size_t cap)
+{
+	struct sim_client *c = ctx_client(x, k->client);
+	if (k->kind == SC_COND_PUB_ERRORS)
+		return check_count(&k->count, (int64_t)
+				   sim_client_js_errors_matching(c, k->from,
+								 k->contains),
+				   "publish errors:", detail, cap);
+	uint64_t n = 0;
+	const struct sim_js_pubs *p;
+	for (uint32_t i = 0; (p = sim_client_js_pubs_at(c, i)) != NULL; i++) {
+		if (k->from != NULL && strcmp(p->from, k->from) != 0)
+			continue;
+		n += k->kind == SC_COND_ACKED ? p->acked : p->timeouts;
+	}
+	return check_count(&k->count, (int64_t)n, k->kind == SC_COND_ACKED
+			   ? "PubAcks:" : "unanswered:", detail, cap);
+}
+
+static bool check_log(const struct check_ctx *x, const struct sc_cond *k,
+		      char *detail, size_t cap)
+{
+	if (x->log_count == NULL) {
+		snprintf(detail, cap, "no log kept");
+		return false;
+	}
+	uint64_t n = x->log_count(x->log_arg,
+				  scenario_find_server(x->sc, k->server),
+				  k->contains);
+	return check_count(&k->count, (int64_t)n, "matching lines:", detail,
+			   cap);
+}
+
 bool check_cond(const struct check_ctx *x, const struct sc_cond *c,
 		char *detail, size_t cap)
 {
@@ -349,6 +549,11 @@ bool check_cond(const struct check_ctx *x, const struct sc_cond *c,
 	case SC_COND_REPLY_JSON: return check_reply_json(x, c, detail, cap);
 	case SC_COND_REPLY: return check_reply_text(x, c, detail, cap);
 	case SC_COND_SERVER: return check_server(x, c, detail, cap);
+	case SC_COND_STORED: return check_stored(x, c, detail, cap);
+	case SC_COND_ACKED:
+	case SC_COND_PUB_ERRORS:
+	case SC_COND_PUB_TIMEOUTS: return check_js_counts(x, c, detail, cap);
+	case SC_COND_LOG: return check_log(x, c, detail, cap);
 	case SC_COND_ALL:
 	case SC_COND_ANY:
 	case SC_COND_NOT: return check_list(x, c, detail, cap);

@@ -27,6 +27,8 @@
 #define OUT_MAX (8u << 20)       /* publishes beyond this are dropped */
 #define ERRORS_MAX 64
 #define HDR_BLOCK "NATS/1.0\r\nSim: 1\r\n\r\n"
+#define VERIFY_ATTEMPTS 30       /* sends of one get before giving up */
+#define JS_ERR_STREAM_NOT_FOUND 10059
 
 enum cstate {
 	CS_DOWN = 0,
@@ -106,6 +108,35 @@ struct chttp {
 	size_t in_len;
 };
 
+/* One js_publish workload. */
+struct cjs {
+	struct sim_client *c;
+	const struct sim_jspub_cfg *cfg;
+	uint32_t index;              /* in the reply inbox: "j<index>" */
+	struct sim_js_pubs out;
+	uint64_t cap;                /* records allocated */
+	uint64_t oldest;             /* lowest counter that may be pending */
+	int tick_timer, timeout_timer;
+	bool timeout_armed;
+	int64_t ticks;
+	struct cerr errors[16];      /* distinct error descriptions */
+	uint32_t nerrors;
+};
+
+/* One read-back of a stream, one request at a time. */
+struct cverify {
+	struct sim_client *c;
+	char name[64];
+	uint32_t index;              /* in the reply inbox: "v<index>" */
+	struct sim_js_scan scan;
+	int64_t timeout_ns;
+	int timer;                   /* answer timeout, or retry delay */
+	uint64_t req_id;             /* the answer awaited */
+	bool waiting;                /* a request is out */
+	bool info_done;              /* first/last known: fetching messages */
+	uint32_t attempts;           /* sends of the current request */
+};
+
 struct sim_client {
 	struct sim_world *w;
 	struct sim_node *node;
@@ -140,6 +171,10 @@ struct sim_client {
 	uint32_t npend;
 	struct chttp **https;        /* HTTP fetches (monitoring endpoints) */
 	uint32_t nhttps;
+	struct cjs *jss;             /* js_publish workloads */
+	uint32_t njss;
+	struct cverify **verifies;   /* stream read-backs */
+	uint32_t nverifies;
 	struct cerr errors[ERRORS_MAX];
 	uint32_t nerrors;
 	struct sim_client_stats st;
@@ -149,6 +184,7 @@ struct sim_client {
 
 static void client_lost(struct sim_client *c, const char *why, bool by_peer);
 static void client_io(void *arg, int sock, unsigned events);
+static void client_on_inbox(struct sim_client *c, const struct cp_msg *m);
 
 /* ------------------------------------------------------------ identity */
 
@@ -612,7 +648,7 @@ static void client_on_msg(struct sim_client *c, const struct cp_msg *m)
 	if (s == NULL)
 		return;   /* after an unsubscribe */
 	if (s->inbox) {
-		client_on_reply(c, m);
+		client_on_inbox(c, m);
 		return;
 	}
 	s->received++;
@@ -749,6 +785,12 @@ static size_t identity_payload(char *out, size_t cap, const char *stream,
 		len = size;
 	}
 	return len;
+}
+
+size_t sim_identity_payload(char *out, size_t cap, const char *stream,
+			    uint64_t counter, uint32_t size)
+{
+	return identity_payload(out, cap, stream, counter, size);
 }
 
 static char *client_scratch(struct sim_client *c, size_t need)
@@ -1124,6 +1166,529 @@ int sim_client_http_get(struct sim_client *c, const char *name,
 	return 0;
 }
 
+/* ----------------------------------------------------------- JetStream */
+
+/* A reply inbox of this client: "_INBOX.<client>.<kind><index>.<n>". */
+static bool inbox_parse(const struct sim_client *c, const struct cp_slice *s,
+			char *kind, uint32_t *index, uint64_t *n)
+{
+	size_t nl = strlen(c->cfg->name), i = 7 + nl + 1;
+	if (s->len <= i + 2 || memcmp(s->ptr, "_INBOX.", 7) != 0 ||
+	    memcmp(s->ptr + 7, c->cfg->name, nl) != 0 || s->ptr[7 + nl] != '.')
+		return false;
+	*kind = s->ptr[i];
+	if (*kind >= '0' && *kind <= '9')
+		return true;   /* a plain request: client_pending_for */
+	uint64_t v = 0;
+	for (i++; i < s->len && s->ptr[i] != '.'; i++) {
+		if (s->ptr[i] < '0' || s->ptr[i] > '9' || v > 1000000)
+			return false;
+		v = v * 10 + (uint64_t)(s->ptr[i] - '0');
+	}
+	*index = (uint32_t)v;
+	if (i + 1 >= s->len)
+		return false;
+	for (v = 0, i++; i < s->len; i++) {
+		if (s->ptr[i] < '0' || s->ptr[i] > '9' || v > UINT64_MAX / 20)
+			return false;
+		v = v * 10 + (uint64_t)(s->ptr[i] - '0');
+	}
+	*n = v;
+	return true;
+}
+
+/* What a JetStream API answer says: an error (code, err_code,
+ * description) or the fields a caller asked for. */
+struct js_answer {
+	bool error;
+	int64_t code, err_code;
+	char text[128];              /* error description */
+};
+
+static void js_answer_error(struct sim_client *c, const struct json_doc *d,
+			    struct js_answer *a)
+{
+	int e = json_obj_get(d, 0, "error");
+	a->error = e >= 0;
+	if (!a->error)
+		return;
+	json_obj_int(d, e, "code", &a->code);
+	json_obj_int(d, e, "err_code", &a->err_code);
+	struct buf b;
+	buf_init(&b, &c->mem);
+	if (json_obj_string(d, e, "description", &b))
+		snprintf(a->text, sizeof(a->text), "%.*s", (int)b.len, b.data);
+	buf_free(&b);
+}
+
+static void jspub_record_error(struct cjs *j, const char *text)
+{
+	for (uint32_t i = 0; i < j->nerrors; i++) {
+		if (strcmp(j->errors[i].text, text) == 0) {
+			j->errors[i].count++;
+			return;
+		}
+	}
+	if (j->nerrors < ARRAY_LEN(j->errors))
+		j->errors[j->nerrors++] = (struct cerr){ sim_xstrdup(text), 1 };
+}
+
+/* Applies the answer to publish `counter`: a PubAck or an error.  An
+ * answer after the timeout still counts (late): the server did store it. */
+static void jspub_answer(struct cjs *j, uint64_t counter, const char *p,
+			 size_t len, bool no_responders)
+{
+	struct sim_client *c = j->c;
+	if (counter == 0 || counter > j->out.sent)
+		return;
+	struct sim_js_rec *rec = &j->out.recs[counter - 1];
+	if (rec->state == SIM_JS_ACKED || rec->state == SIM_JS_ERROR)
+		return;   /* a second answer: ignore it */
+	struct js_answer a = { .error = true };
+	uint64_t seq = 0;
+	char stream[64] = "";
+	struct json_doc d;
+	if (no_responders) {
+		snprintf(a.text, sizeof(a.text), "no responders");
+	} else if (json_parse(&d, &c->mem, p, len) != 0) {
+		snprintf(a.text, sizeof(a.text), "not a PubAck");
+	} else {
+		js_answer_error(c, &d, &a);
+		struct buf b;
+		buf_init(&b, &c->mem);
+		if (!a.error && (!json_get_uint(&d, json_obj_get(&d, 0, "seq"),
+						&seq) || seq == 0)) {
+			a.error = true;
+			snprintf(a.text, sizeof(a.text), "PubAck without seq");
+		}
+		if (json_obj_string(&d, 0, "stream", &b))
+			snprintf(stream, sizeof(stream), "%.*s", (int)b.len,
+				 b.data);
+		buf_free(&b);
+		json_doc_free(&d);
+	}
+	if (rec->state == SIM_JS_TIMEOUT) {
+		j->out.timeouts--;
+		j->out.late_acks += !a.error;
+	}
+	char ident[160];
+	if (a.error) {
+		rec->state = SIM_JS_ERROR;
+		j->out.errors++;
+		jspub_record_error(j, a.text);
+		snprintf(ident, sizeof(ident), "%s#%llu error: %s", j->out.from,
+			 (unsigned long long)counter, a.text);
+	} else {
+		rec->state = SIM_JS_ACKED;
+		rec->seq = seq;
+		j->out.acked++;
+		if (j->out.ack_stream[0] == '\0')
+			snprintf(j->out.ack_stream, sizeof(j->out.ack_stream),
+				 "%s", stream);
+		else if (strcmp(j->out.ack_stream, stream) != 0)
+			j->out.wrong_stream++;
+		snprintf(ident, sizeof(ident), "%s#%llu seq %llu", j->out.from,
+			 (unsigned long long)counter, (unsigned long long)seq);
+	}
+	sim_emit(c->w, TRACE_CLIENT_REPLY, c->node->id, -1, 0,
+		 c->env->now_mono_ns(c->env) - rec->sent_mono_ns,
+		 j->cfg->subject, ident);
+}
+
+/* Publishes still unanswered after the timeout become unknown; one timer
+ * per workload, armed for the oldest pending publish. */
+static void jspub_timeouts(void *arg, int timer)
+{
+	struct cjs *j = arg;
+	struct sim_client *c = j->c;
+	UNUSED(timer);
+	j->timeout_armed = false;
+	int64_t now = c->env->now_mono_ns(c->env);
+	for (; j->oldest <= j->out.sent; j->oldest++) {
+		struct sim_js_rec *rec = &j->out.recs[j->oldest - 1];
+		if (rec->state != SIM_JS_PENDING)
+			continue;
+		int64_t due = rec->sent_mono_ns + j->cfg->timeout_ns;
+		if (due > now) {
+			c->env->timer_arm(c->env, j->timeout_timer, due);
+			j->timeout_armed = true;
+			return;
+		}
+		rec->state = SIM_JS_TIMEOUT;
+		j->out.timeouts++;
+		char ident[96];
+		snprintf(ident, sizeof(ident), "%s#%llu", j->out.from,
+			 (unsigned long long)j->oldest);
+		sim_emit(c->w, TRACE_CLIENT_TIMEOUT, c->node->id, -1, 0, 0,
+			 j->cfg->subject, ident);
+	}
+}
+
+static void jspub_send(struct cjs *j)
+{
+	struct sim_client *c = j->c;
+	const struct sim_jspub_cfg *k = j->cfg;
+	uint64_t counter = j->out.sent + 1;
+	if (counter > j->cap) {
+		j->cap = j->cap ? j->cap * 2 : 256;
+		j->out.recs = sim_xrealloc(j->out.recs,
+					   (size_t)j->cap * sizeof(*j->out.recs));
+	}
+	char *buf = client_scratch(c, (size_t)k->size + 96);
+	size_t len = sim_identity_payload(buf, (size_t)k->size + 96,
+					  j->out.from, counter, k->size);
+	char reply[160];
+	snprintf(reply, sizeof(reply), "_INBOX.%s.j%u.%llu", c->cfg->name,
+		 j->index, (unsigned long long)counter);
+	client_pub(c, k->subject, reply, buf, len, false);
+	int64_t now = c->env->now_mono_ns(c->env);
+	j->out.recs[counter - 1] = (struct sim_js_rec){
+		.sent_mono_ns = now, .state = SIM_JS_PENDING,
+	};
+	j->out.sent = counter;
+	c->st.published++;
+	if (!j->timeout_armed) {
+		c->env->timer_arm(c->env, j->timeout_timer, now + k->timeout_ns);
+		j->timeout_armed = true;
+	}
+}
+
+static void jspub_tick(void *arg, int timer)
+{
+	struct cjs *j = arg;
+	struct sim_client *c = j->c;
+	UNUSED(timer);
+	j->ticks++;
+	if (c->state == CS_READY && c->out.len <= OUT_MAX) {
+		jspub_send(j);
+	} else {
+		j->out.not_sent++;
+		c->st.pub_dropped++;
+	}
+	if (j->ticks < j->cfg->count)
+		c->env->timer_arm(c->env, j->tick_timer,
+				  c->env->now_mono_ns(c->env) +
+				  j->cfg->interval_ns);
+}
+
+/* Standard base64 (padding optional); returns the decoded length, or -1. */
+static long base64_decode(const char *in, size_t len, char *out, size_t cap)
+{
+	uint32_t acc = 0, bits = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < len && in[i] != '='; i++) {
+		char ch = in[i];
+		int v = ch >= 'A' && ch <= 'Z' ? ch - 'A'
+			: ch >= 'a' && ch <= 'z' ? ch - 'a' + 26
+			: ch >= '0' && ch <= '9' ? ch - '0' + 52
+			: ch == '+' ? 62 : ch == '/' ? 63 : -1;
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n == cap)
+				return -1;
+			out[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	return (long)n;
+}
+
+/* A payload is well formed when it is exactly what a publisher sends:
+ * the identity, then optionally a blank and 'x's. */
+static bool identity_well_formed(const char *p, size_t len)
+{
+	const char *sp = memchr(p, ' ', len);
+	if (sp == NULL)
+		return true;
+	for (const char *q = sp + 1; q < p + len; q++)
+		if (*q != 'x')
+			return false;
+	return sp + 1 < p + len;
+}
+
+static void scan_record(struct sim_js_scan *s, const char *p, size_t len,
+			uint64_t seq)
+{
+	char from[64];
+	uint64_t counter;
+	if (!sim_identity_parse(p, len, from, sizeof(from), &counter) ||
+	    strcmp(from, s->from) != 0) {
+		s->foreign++;
+		return;
+	}
+	if (!identity_well_formed(p, len))
+		s->malformed++;
+	if (counter > s->nat) {
+		uint64_t n = MAX(counter, s->nat * 2);
+		s->at = sim_xrealloc(s->at, (size_t)n * sizeof(*s->at));
+		s->len = sim_xrealloc(s->len, (size_t)n * sizeof(*s->len));
+		memset(s->at + s->nat, 0, (size_t)(n - s->nat) * sizeof(*s->at));
+		memset(s->len + s->nat, 0,
+		       (size_t)(n - s->nat) * sizeof(*s->len));
+		s->nat = n;
+	}
+	if (s->at[counter - 1] != 0) {
+		if (s->dups++ == 0) {
+			s->dup_counter = counter;
+			s->dup_seq = seq;
+		}
+		return;
+	}
+	s->at[counter - 1] = seq;
+	s->len[counter - 1] = (uint32_t)MIN(len, UINT32_MAX);
+	s->found++;
+}
+
+static void verify_send(struct cverify *v);
+
+static void verify_finish(struct cverify *v, const char *failed)
+{
+	struct sim_client *c = v->c;
+	v->scan.done = true;
+	v->waiting = false;
+	c->env->timer_disarm(c->env, v->timer);
+	if (failed != NULL)
+		snprintf(v->scan.failed, sizeof(v->scan.failed), "%s", failed);
+	char text[256];
+	snprintf(text, sizeof(text), "verify %s: %s%s", v->name,
+		 failed ? "failed: " : "done", failed ? failed : "");
+	sim_emit(c->w, TRACE_CLIENT_REPLY, c->node->id, -1, 0,
+		 (int64_t)v->scan.found, v->scan.stream, text);
+}
+
+/* No answer in time, or an answer that says "try again": send the same
+ * request again, a bounded number of times. */
+static void verify_retry_fired(void *arg, int timer)
+{
+	struct cverify *v = arg;
+	UNUSED(timer);
+	if (v->scan.done)
+		return;
+	v->waiting = false;
+	if (++v->attempts > VERIFY_ATTEMPTS) {
+		char why[160];
+		snprintf(why, sizeof(why), "no answer for %s after %u attempts",
+			 v->info_done ? "a message get" : "the stream info",
+			 VERIFY_ATTEMPTS);
+		verify_finish(v, why);
+		return;
+	}
+	v->scan.retries++;
+	verify_send(v);
+}
+
+static void verify_retry_later(struct cverify *v)
+{
+	struct sim_client *c = v->c;
+	v->waiting = false;
+	c->env->timer_arm(c->env, v->timer,
+			  c->env->now_mono_ns(c->env) + v->timeout_ns);
+}
+
+static void verify_send(struct cverify *v)
+{
+	struct sim_client *c = v->c;
+	if (c->state != CS_READY || c->out.len > OUT_MAX) {
+		verify_retry_later(v);
+		return;
+	}
+	char subject[200], reply[160], payload[64];
+	size_t plen = 0;
+	if (!v->info_done) {
+		snprintf(subject, sizeof(subject), "$JS.API.STREAM.INFO.%s",
+			 v->scan.stream);
+	} else {
+		snprintf(subject, sizeof(subject), "$JS.API.STREAM.MSG.GET.%s",
+			 v->scan.stream);
+		plen = (size_t)snprintf(payload, sizeof(payload), "{\"seq\":%llu}",
+					(unsigned long long)v->scan.next_seq);
+	}
+	snprintf(reply, sizeof(reply), "_INBOX.%s.v%u.%llu", c->cfg->name,
+		 v->index, (unsigned long long)++v->req_id);
+	client_pub(c, subject, reply, payload, plen, false);
+	v->waiting = true;
+	c->env->timer_arm(c->env, v->timer,
+			  c->env->now_mono_ns(c->env) + v->timeout_ns);
+}
+
+static void verify_next(struct cverify *v)
+{
+	v->attempts = 0;
+	if (v->scan.next_seq > v->scan.last_seq || v->scan.next_seq == 0) {
+		verify_finish(v, NULL);
+		return;
+	}
+	verify_send(v);
+}
+
+static void verify_on_info(struct cverify *v, const struct json_doc *d)
+{
+	int state = json_obj_get(d, 0, "state");
+	if (!json_get_uint(d, json_obj_get(d, state, "first_seq"),
+			   &v->scan.first_seq) ||
+	    !json_get_uint(d, json_obj_get(d, state, "last_seq"),
+			   &v->scan.last_seq)) {
+		verify_finish(v, "stream info without state.first_seq/last_seq");
+		return;
+	}
+	v->info_done = true;
+	v->scan.next_seq = v->scan.first_seq;
+	verify_next(v);
+}
+
+static void verify_on_msg(struct cverify *v, const struct json_doc *d)
+{
+	struct sim_client *c = v->c;
+	int msg = json_obj_get(d, 0, "message");
+	struct buf b;
+	buf_init(&b, &c->mem);
+	uint64_t seq = 0;
+	if (msg < 0 || !json_get_uint(d, json_obj_get(d, msg, "seq"), &seq) ||
+	    seq != v->scan.next_seq) {
+		buf_free(&b);
+		verify_finish(v, "a message get answered another sequence");
+		return;
+	}
+	json_obj_string(d, msg, "data", &b);
+	char *raw = client_scratch(c, b.len + 4);
+	long n = base64_decode(b.data ? b.data : "", b.len, raw, b.len + 4);
+	buf_free(&b);
+	if (n < 0)
+		v->scan.foreign++;
+	else
+		scan_record(&v->scan, raw, (size_t)n, seq);
+	v->scan.next_seq++;
+	verify_next(v);
+}
+
+static void verify_answer(struct cverify *v, uint64_t req_id, const char *p,
+			  size_t len)
+{
+	struct sim_client *c = v->c;
+	if (v->scan.done || !v->waiting || req_id != v->req_id)
+		return;   /* late: that request was already sent again */
+	c->env->timer_disarm(c->env, v->timer);
+	v->waiting = false;
+	struct json_doc d;
+	if (json_parse(&d, &c->mem, p, len) != 0) {
+		verify_finish(v, "an API answer that is not JSON");
+		return;
+	}
+	struct js_answer a = { 0 };
+	js_answer_error(c, &d, &a);
+	if (a.error && a.err_code == JS_ERR_STREAM_NOT_FOUND) {
+		verify_finish(v, "stream not found");
+	} else if (a.error && a.code == 404 && v->info_done) {
+		v->scan.not_found++;   /* an interior gap */
+		v->scan.next_seq++;
+		verify_next(v);
+	} else if (a.error) {
+		verify_retry_later(v);   /* e.g. 503 while restoring */
+	} else if (!v->info_done) {
+		verify_on_info(v, &d);
+	} else {
+		verify_on_msg(v, &d);
+	}
+	json_doc_free(&d);
+}
+
+static void client_on_inbox(struct sim_client *c, const struct cp_msg *m)
+{
+	char kind = 0;
+	uint32_t index = 0;
+	uint64_t n = 0;
+	if (!inbox_parse(c, &m->subject, &kind, &index, &n))
+		return;
+	const char *p = m->payload + m->header_len;
+	size_t len = m->total_len - m->header_len;
+	if (kind == 'j' && index < c->njss)
+		jspub_answer(&c->jss[index], n, p, len, msg_is_no_responders(m));
+	else if (kind == 'v' && index < c->nverifies &&
+		 !msg_is_no_responders(m))
+		verify_answer(c->verifies[index], n, p, len);
+	else if (kind >= '0' && kind <= '9')
+		client_on_reply(c, m);
+}
+
+int sim_client_js_verify(struct sim_client *c, const char *name,
+			 const char *stream, const char *from,
+			 int64_t timeout_ns)
+{
+	struct cverify *v = NULL;
+	for (uint32_t i = 0; i < c->nverifies && v == NULL; i++)
+		if (strcmp(c->verifies[i]->name, name) == 0)
+			v = c->verifies[i];
+	if (v != NULL && !v->scan.done)
+		return -1;
+	if (v == NULL) {
+		v = sim_xcalloc(1, sizeof(*v));
+		v->c = c;
+		v->index = c->nverifies;
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		v->timer = c->env->timer_new(c->env, verify_retry_fired, v);
+		c->verifies = sim_xrealloc(c->verifies, (c->nverifies + 1) *
+					   sizeof(*c->verifies));
+		c->verifies[c->nverifies++] = v;
+	}
+	free(v->scan.at);
+	free(v->scan.len);
+	memset(&v->scan, 0, sizeof(v->scan));
+	snprintf(v->scan.stream, sizeof(v->scan.stream), "%s", stream);
+	snprintf(v->scan.from, sizeof(v->scan.from), "%s", from);
+	v->timeout_ns = timeout_ns;
+	v->info_done = false;
+	v->attempts = 0;
+	client_ensure_inbox(c);
+	verify_send(v);
+	return 0;
+}
+
+const struct sim_js_scan *sim_client_js_scan(const struct sim_client *c,
+					     const char *name)
+{
+	for (uint32_t i = 0; i < c->nverifies; i++)
+		if (strcmp(c->verifies[i]->name, name) == 0)
+			return &c->verifies[i]->scan;
+	return NULL;
+}
+
+const struct sim_js_pubs *sim_client_js_pubs(const struct sim_client *c,
+					     const char *from)
+{
+	for (uint32_t i = 0; i < c->njss; i++)
+		if (strcmp(c->jss[i].out.from, from) == 0)
+			return &c->jss[i].out;
+	return NULL;
+}
+
+const struct sim_js_pubs *sim_client_js_pubs_at(const struct sim_client *c,
+						uint32_t i)
+{
+	return i < c->njss ? &c->jss[i].out : NULL;
+}
+
+uint64_t sim_client_js_errors_matching(const struct sim_client *c,
+				       const char *from, const char *text)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < c->njss; i++) {
+		const struct cjs *j = &c->jss[i];
+		if (from != NULL && strcmp(j->out.from, from) != 0)
+			continue;
+		if (text == NULL) {
+			n += j->out.errors;
+			continue;
+		}
+		for (uint32_t e = 0; e < j->nerrors; e++)
+			if (strstr(j->errors[e].text, text) != NULL)
+				n += j->errors[e].count;
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------ lifetime */
 
 static void client_turn_end(struct sim_node *n)
@@ -1154,6 +1719,21 @@ static void client_init_workloads(struct sim_client *c)
 						k->reqs[i].payload, &k->reqs[i]);
 		r->timer = c->env->timer_new(c->env, req_tick, r);
 	}
+	c->jss = sim_xcalloc(k->njspubs ? k->njspubs : 1, sizeof(*c->jss));
+	c->njss = k->njspubs;
+	for (uint32_t i = 0; i < k->njspubs; i++) {
+		struct cjs *j = &c->jss[i];
+		j->c = c;
+		j->cfg = &k->jspubs[i];
+		j->index = i;
+		j->oldest = 1;
+		j->out.from = k->jspubs[i].stream ? k->jspubs[i].stream : k->name;
+		j->out.size = k->jspubs[i].size;
+		j->tick_timer = c->env->timer_new(c->env, jspub_tick, j);
+		j->timeout_timer = c->env->timer_new(c->env, jspub_timeouts, j);
+	}
+	if (k->njspubs > 0)
+		client_ensure_inbox(c);
 }
 
 struct sim_client *sim_client_new(struct sim_world *w, struct sim_node *node,
@@ -1196,6 +1776,11 @@ void sim_client_start(struct sim_client *c)
 			c->env->timer_arm(c->env, c->pubs[i].timer,
 					  client_mono_at(c,
 							 c->pubs[i].cfg->start_ns));
+	for (uint32_t i = 0; i < c->njss; i++)
+		if (c->jss[i].cfg->count > 0)
+			c->env->timer_arm(c->env, c->jss[i].tick_timer,
+					  client_mono_at(c,
+							 c->jss[i].cfg->start_ns));
 	for (uint32_t i = 0; i < c->nreqs; i++) {
 		struct creq *r = c->reqs[i];
 		if (r->cfg != NULL && r->cfg->count > 0)
@@ -1237,6 +1822,18 @@ void sim_client_free(struct sim_client *c)
 		free(c->pend[i]);
 	for (uint32_t i = 0; i < c->nerrors; i++)
 		free(c->errors[i].text);
+	for (uint32_t i = 0; i < c->njss; i++) {
+		free(c->jss[i].out.recs);
+		for (uint32_t e = 0; e < c->jss[i].nerrors; e++)
+			free(c->jss[i].errors[e].text);
+	}
+	free(c->jss);
+	for (uint32_t i = 0; i < c->nverifies; i++) {
+		free(c->verifies[i]->scan.at);
+		free(c->verifies[i]->scan.len);
+		free(c->verifies[i]);
+	}
+	free(c->verifies);
 	free(c->subs);
 	free(c->reqs);
 	free(c->streams);

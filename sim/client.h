@@ -10,8 +10,13 @@
  *
  * Workloads: publishers, subscribers (also queue subscribers and
  * responders), requesters (an inbox subscription "_INBOX.<client>.>" and
- * one reply subject per request) and raw sends (any bytes, for malformed
- * protocol tests).  A workload payload starts with its identity,
+ * one reply subject per request), JetStream publishers (each publish waits
+ * for its PubAck and the client remembers, per identity counter, the
+ * acknowledged stream sequence, the error or the timeout) and raw sends
+ * (any bytes, for malformed protocol tests).  A JetStream verification
+ * reads a stream back message by message ($JS.API.STREAM.MSG.GET) and
+ * records where each identity was found, so a checker can compare what was
+ * acknowledged with what is stored.  A workload payload starts with its identity,
  * "<stream>#<counter>", so a receiver keeps only a per-publisher bitmap of
  * counters seen: duplicates, gaps and reordering are found without storing
  * messages.
@@ -55,6 +60,18 @@ struct sim_req_cfg {
 	int64_t timeout_ns;
 };
 
+/* A JetStream publisher: identity payloads with a reply inbox; the reply
+ * is the PubAck (or an error) of the stream that captured the subject. */
+struct sim_jspub_cfg {
+	char *subject;
+	char *stream;                /* identity prefix (default: client) */
+	int64_t count;
+	int64_t interval_ns;
+	int64_t start_ns;            /* absolute simulated time */
+	int64_t timeout_ns;          /* no PubAck by then: outcome unknown */
+	uint32_t size;               /* pad identity payloads to this size */
+};
+
 struct sim_client_cfg {
 	char *name;
 	char **servers;              /* server node names or host:port */
@@ -77,6 +94,8 @@ struct sim_client_cfg {
 	uint32_t npubs;
 	struct sim_req_cfg *reqs;
 	uint32_t nreqs;
+	struct sim_jspub_cfg *jspubs;
+	uint32_t njspubs;
 };
 
 /* Where a configured server is right now: host name and client port.
@@ -167,6 +186,77 @@ uint64_t sim_client_req_no_responders(const struct sim_client *c,
 				      const char *name);
 const char *sim_client_req_last_reply(const struct sim_client *c,
 				       const char *name, size_t *len);
+
+/* ------------------------------------------------------------ JetStream */
+
+/* Outcome of one JetStream publish, by identity counter. */
+enum sim_js_state {
+	SIM_JS_PENDING = 1,          /* sent, no answer yet */
+	SIM_JS_ACKED,                /* PubAck: stored at seq */
+	SIM_JS_ERROR,                /* error answer: not stored */
+	SIM_JS_TIMEOUT,              /* no answer in time: unknown */
+};
+
+struct sim_js_rec {
+	uint64_t seq;                /* acknowledged stream sequence */
+	int64_t sent_mono_ns;
+	uint8_t state;               /* enum sim_js_state */
+};
+
+/* One js_publish workload: counters 1..sent, recs[counter - 1]. */
+struct sim_js_pubs {
+	const char *from;            /* identity prefix */
+	uint32_t size;               /* payload padding */
+	uint64_t sent, acked, errors, timeouts;
+	uint64_t late_acks;          /* PubAcks after the timeout (acked) */
+	uint64_t wrong_stream;       /* PubAcks naming another stream */
+	uint64_t not_sent;           /* ticks while not connected */
+	char ack_stream[64];         /* the stream named by the first PubAck */
+	struct sim_js_rec *recs;
+};
+
+/* A read-back of a stream: every sequence from first to last fetched in
+ * turn; messages whose payload is an identity of `from` are recorded. */
+struct sim_js_scan {
+	char stream[64];
+	char from[64];
+	bool done;                   /* finished (failed[0] says if badly) */
+	char failed[160];            /* why the scan could not finish */
+	uint64_t first_seq, last_seq;
+	uint64_t next_seq;           /* the next (or current) get */
+	uint64_t found;              /* identities of `from` found */
+	uint64_t not_found;          /* sequences without a message */
+	uint64_t foreign;            /* other messages */
+	uint64_t malformed;          /* `from` identity, wrong padding */
+	uint64_t dups;               /* a counter found a second time */
+	uint64_t dup_counter, dup_seq;   /* the first duplicate */
+	uint64_t retries;            /* gets sent again (timeouts, errors) */
+	uint64_t *at;                /* at[counter - 1]: seq where found */
+	uint32_t *len;               /* len[counter - 1]: its payload length */
+	uint64_t nat;
+};
+
+/* Starts reading stream back (identity prefix from); the result is kept
+ * under name.  Each get waits up to timeout_ns and is retried while the
+ * server is unreachable.  Returns -1 when a scan of that name runs. */
+int sim_client_js_verify(struct sim_client *c, const char *name,
+			 const char *stream, const char *from,
+			 int64_t timeout_ns);
+const struct sim_js_scan *sim_client_js_scan(const struct sim_client *c,
+					     const char *name);
+/* The js_publish workload with identity prefix from, or NULL. */
+const struct sim_js_pubs *sim_client_js_pubs(const struct sim_client *c,
+					     const char *from);
+/* The i-th js_publish workload, or NULL past the last. */
+const struct sim_js_pubs *sim_client_js_pubs_at(const struct sim_client *c,
+						uint32_t i);
+/* Error answers of that workload (from NULL: every workload) whose
+ * description contains text (NULL: all). */
+uint64_t sim_client_js_errors_matching(const struct sim_client *c,
+				       const char *from, const char *text);
+/* The identity payload a publisher with this padding sends. */
+size_t sim_identity_payload(char *out, size_t cap, const char *stream,
+			    uint64_t counter, uint32_t size);
 
 /* Parses "<stream>#<counter>" at the start of a payload. */
 bool sim_identity_parse(const char *p, size_t len, char *stream, size_t cap,

@@ -8,6 +8,7 @@
  * condition holds.  Steps that call into a node end that node's turn, as
  * if the action had been one of its own events.
  */
+#define _GNU_SOURCE             /* memmem */
 #include "runner.h"
 
 #include <stdio.h>
@@ -46,9 +47,30 @@ static int resolve_server(void *arg, const char *server, char *host,
 	return *port > 0 ? 0 : -1;
 }
 
+#define LOG_KEEP_BYTES (8u << 20)
+
+static uint64_t runner_log_count(void *arg, int server, const char *text)
+{
+	struct runner *r = arg;
+	if (server < 0 || (uint32_t)server >= r->nprocs)
+		return 0;
+	const struct runner_log *l = &r->logs[server];
+	uint64_t n = 0;
+	for (size_t off = 0; off < l->len;) {
+		const char *line = l->text + off;
+		const char *end = memchr(line, '\n', l->len - off);
+		size_t len = (size_t)(end - line);
+		if (memmem(line, len, text, strlen(text)) != NULL)
+			n++;
+		off += len + 1;
+	}
+	return n;
+}
+
 static struct check_ctx runner_check_ctx(struct runner *r)
 {
-	struct check_ctx x = { r->sc, r->clients, r->procs };
+	struct check_ctx x = { r->sc, r->clients, r->procs, runner_log_count,
+			       r };
 	return x;
 }
 
@@ -207,6 +229,24 @@ static void runner_log(void *arg, struct sim_node *node, char level,
 	snprintf(text, sizeof(text), "%.*s", (int)MIN(len, sizeof(text) - 1),
 		 line);
 	sim_emit(r->w, TRACE_LOG, node->id, -1, 0, level, NULL, text);
+	int i = scenario_find_server(r->sc, node->name);
+	size_t n = strlen(text);
+	if (i >= 0) {
+		struct runner_log *l = &r->logs[i];
+		if (l->len + n + 1 > LOG_KEEP_BYTES) {
+			l->dropped++;
+		} else {
+			if (l->len + n + 1 > l->cap) {
+				l->cap = MAX(l->cap * 2, l->len + n + 1024);
+				l->text = sim_xrealloc(l->text, l->cap);
+			}
+			for (size_t k = 0; k < n; k++)   /* one line each */
+				l->text[l->len + k] = text[k] == '\n' ? ' '
+								      : text[k];
+			l->len += n;
+			l->text[l->len++] = '\n';
+		}
+	}
 	if (r->verbose)
 		fprintf(stderr, "%12.6fs %s\n",
 			(double)sim_now(r->w) / 1e9, text);
@@ -277,6 +317,8 @@ static int runner_setup(struct runner *r, const struct run_opts *o, char *err,
 	r->net = sim_net_new(r->w);
 	scenario_netset_apply(&sc->net, &r->net->cfg);
 	r->procs = sim_xcalloc(sc->nservers, sizeof(*r->procs));
+	r->logs = sim_xcalloc(sc->nservers ? sc->nservers : 1,
+			      sizeof(*r->logs));
 	r->clients = sim_xcalloc(sc->nclients ? sc->nclients : 1,
 				 sizeof(*r->clients));
 	for (uint32_t i = 0; i < sc->nservers; i++) {
@@ -370,6 +412,9 @@ static void runner_teardown(struct runner *r)
 	sim_net_free(r->net);
 	sim_world_free(r->w);
 	trace_free(r->trace);
+	for (uint32_t i = 0; r->logs != NULL && i < r->sc->nservers; i++)
+		free(r->logs[i].text);
+	free(r->logs);
 	free(r->procs);
 	free(r->clients);
 	free(r->steps);

@@ -34,6 +34,14 @@ struct step_state {
 	bool ran;
 };
 
+/* A server's log lines, kept for `log` conditions: each line ends in
+ * '\n'; beyond LOG_KEEP_BYTES the later lines are only counted. */
+struct runner_log {
+	char *text;
+	size_t len, cap;
+	uint64_t dropped;
+};
+
 struct runner {
 	const struct scenario *sc;
 	bool verbose;
@@ -43,6 +51,7 @@ struct runner {
 	struct sim_proc *procs;      /* by scenario server index */
 	uint32_t nprocs;
 	struct sim_client **clients; /* by scenario client index */
+	struct runner_log *logs;     /* by scenario server index */
 	struct ex_state *ex;
 	uint32_t nex;
 	uint32_t nwatching;

@@ -162,6 +162,14 @@ static void summary_client(struct buf *b, const struct sim_client *c)
 			    (unsigned long long)s->no_responders);
 	if (s->errors)
 		buf_appendf(b, ", -ERR %llu", (unsigned long long)s->errors);
+	const struct sim_js_pubs *p;
+	for (uint32_t i = 0; (p = sim_client_js_pubs_at(c, i)) != NULL; i++)
+		buf_appendf(b, ", js %s: %llu acked, %llu errors, %llu unknown "
+			    "(%llu late acks)", p->from,
+			    (unsigned long long)p->acked,
+			    (unsigned long long)p->errors,
+			    (unsigned long long)p->timeouts,
+			    (unsigned long long)p->late_acks);
 	buf_append_str(b, "\n");
 }
 

@@ -214,6 +214,10 @@ static void do_client(struct runner *r, const struct sc_step *st)
 	case SC_ACT_DISCONNECT:
 		sim_client_disconnect(c);
 		break;
+	case SC_ACT_VERIFY:
+		sim_client_js_verify(c, st->name, st->js_stream, st->from,
+				     st->timeout_ns);
+		break;
 	default:
 		break;
 	}

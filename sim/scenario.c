@@ -585,6 +585,48 @@ static bool parse_pub(struct yctx *x, const struct ynode *n,
 	return true;
 }
 
+/* js_publish: like a publisher, plus a timeout for the PubAck. */
+static bool parse_jspub(struct yctx *x, const struct ynode *n,
+			struct sim_jspub_cfg *p)
+{
+	static const char *const keys[] = {
+		"subject", "count", "interval", "start", "size", "stream",
+		"timeout", NULL,
+	};
+	if (!ykeys_allowed(x, n, "a JetStream publisher", keys))
+		return false;
+	const struct ynode *v = ymap_get(n, "subject");
+	if (v == NULL)
+		return yfail(x, n, "a JetStream publisher needs a subject");
+	p->count = 1;
+	p->interval_ns = 10 * MS;
+	p->timeout_ns = 1 * SEC;
+	int64_t size = 0;
+	if (!yget_str(x, v, &p->subject))
+		return false;
+	if ((v = ymap_get(n, "count")) &&
+	    !yget_int(x, v, 0, 10000000, &p->count))
+		return false;
+	if ((v = ymap_get(n, "interval")) &&
+	    !yget_dur(x, v, false, &p->interval_ns))
+		return false;
+	if ((v = ymap_get(n, "start")) && !yget_dur(x, v, false, &p->start_ns))
+		return false;
+	if ((v = ymap_get(n, "timeout")) &&
+	    !yget_dur(x, v, false, &p->timeout_ns))
+		return false;
+	if (p->timeout_ns <= 0)
+		return yfail(x, v, "a PubAck timeout must be positive");
+	if ((v = ymap_get(n, "size")) && !yget_int(x, v, 0, 8 << 20, &size))
+		return false;
+	p->size = (uint32_t)size;
+	if ((v = ymap_get(n, "stream")) && !yget_str(x, v, &p->stream))
+		return false;
+	if (p->stream != NULL && !valid_name(p->stream))
+		return yfail(x, v, "a stream name is letters, digits, '_', '-'");
+	return true;
+}
+
 static bool parse_req(struct yctx *x, const struct ynode *n, uint32_t index,
 		      struct sim_req_cfg *r)
 {
@@ -656,6 +698,33 @@ static bool pub_item(struct yctx *x, const struct ynode *n, uint32_t i,
 {
 	UNUSED(i);
 	return parse_pub(x, n, out);
+}
+
+static bool jspub_item(struct yctx *x, const struct ynode *n, uint32_t i,
+		       void *out)
+{
+	UNUSED(i);
+	return parse_jspub(x, n, out);
+}
+
+/* Each js_publish workload of a client needs its own identity prefix:
+ * checks attribute stored messages to a workload by it. */
+static bool jspubs_distinct(struct yctx *x, const struct ynode *n,
+			    const struct sim_client_cfg *k)
+{
+	for (uint32_t i = 0; i < k->njspubs; i++) {
+		const char *a = k->jspubs[i].stream ? k->jspubs[i].stream
+						    : k->name;
+		for (uint32_t j = 0; j < i; j++) {
+			const char *b = k->jspubs[j].stream
+					? k->jspubs[j].stream : k->name;
+			if (strcmp(a, b) == 0)
+				return yfail(x, n, "two js_publish workloads "
+					     "use the identity prefix '%s' "
+					     "(give each its own stream:)", a);
+		}
+	}
+	return true;
 }
 
 static bool req_item(struct yctx *x, const struct ynode *n, uint32_t i,
@@ -785,7 +854,7 @@ static bool parse_client(struct yctx *x, const struct scenario *s,
 		"server", "servers", "user", "pass", "token", "name", "verbose",
 		"pedantic", "echo", "headers", "no_responders", "handshake",
 		"ping_interval", "max_pings_out", "reconnect", "connect_at",
-		"subscribe", "publish", "request", NULL,
+		"subscribe", "publish", "request", "js_publish", NULL,
 	};
 	struct sim_client_cfg *k = &c->cfg;
 	client_defaults(k, key->text);
@@ -810,6 +879,11 @@ static bool parse_client(struct yctx *x, const struct scenario *s,
 	if ((v = ymap_get(n, "request")) &&
 	    !parse_list(x, v, "request", (void **)&k->reqs, &k->nreqs,
 			sizeof(*k->reqs), req_item))
+		return false;
+	if ((v = ymap_get(n, "js_publish")) &&
+	    (!parse_list(x, v, "js_publish", (void **)&k->jspubs, &k->njspubs,
+			 sizeof(*k->jspubs), jspub_item) ||
+	     !jspubs_distinct(x, v, k)))
 		return false;
 	return true;
 }
@@ -932,9 +1006,14 @@ static void client_cfg_free(struct sim_client_cfg *k)
 		free(k->reqs[i].subject);
 		free(k->reqs[i].payload);
 	}
+	for (uint32_t i = 0; i < k->njspubs; i++) {
+		free(k->jspubs[i].subject);
+		free(k->jspubs[i].stream);
+	}
 	free(k->subs);
 	free(k->pubs);
 	free(k->reqs);
+	free(k->jspubs);
 }
 
 static void sc_server_free(struct sc_server *srv)

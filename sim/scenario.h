@@ -55,6 +55,13 @@ enum sc_cond_kind {
 	SC_COND_REPLY_JSON,          /* a field of the last reply */
 	SC_COND_REPLY,               /* the last reply's text */
 	SC_COND_SERVER,              /* running, connections, subscriptions */
+	SC_COND_STORED,              /* acknowledged JetStream publishes are
+				      * stored (a verify step's read-back) */
+	SC_COND_ACKED,               /* JetStream publishes acknowledged */
+	SC_COND_PUB_ERRORS,          /* JetStream publishes answered with an
+				      * error */
+	SC_COND_PUB_TIMEOUTS,        /* JetStream publishes without answer */
+	SC_COND_LOG,                 /* a server's log lines containing text */
 	SC_COND_ALL,
 	SC_COND_ANY,
 	SC_COND_NOT,
@@ -84,6 +91,10 @@ struct sc_cond {
 	struct sc_range count;       /* the kind's main number */
 	struct sc_range conns, subs; /* server: */
 	bool exists;                 /* reply_json: field must exist */
+	char *js_stream;             /* stored: the JetStream stream */
+	int64_t lost_max;            /* stored: acked but missing allowed */
+	int64_t errors_stored_max;   /* stored: error answers stored anyway
+				      * allowed; -1 = any number */
 	struct sc_cond *sub;         /* all/any: array; not: one */
 	uint32_t nsub;
 	char text[200];              /* how it reads in reports */
@@ -102,7 +113,7 @@ enum sc_action {
 	SC_ACT_HEAL, SC_ACT_RESET, SC_ACT_NETWORK, SC_ACT_CLOCK, SC_ACT_DISK,
 	SC_ACT_PUBLISH, SC_ACT_REQUEST, SC_ACT_SUBSCRIBE, SC_ACT_UNSUBSCRIBE,
 	SC_ACT_SEND, SC_ACT_CONNECT, SC_ACT_DISCONNECT, SC_ACT_EXPECT,
-	SC_ACT_LOG, SC_ACT_END, SC_ACT_HTTP,
+	SC_ACT_LOG, SC_ACT_END, SC_ACT_HTTP, SC_ACT_VERIFY,
 };
 
 /* Which connections a partition or reset applies to. */
@@ -150,6 +161,8 @@ struct sc_step {
 	size_t payload_len;
 	char *http_server;           /* http: the server asked */
 	int64_t http_port;           /* http: 0 = the server's monitoring port */
+	char *js_stream;             /* verify: the JetStream stream read */
+	char *from;                  /* verify: the identity prefix */
 	int64_t count;
 	int64_t timeout_ns;
 	struct sc_expect *expects;

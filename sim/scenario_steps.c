@@ -150,6 +150,15 @@ static const char *const p_server[] = { "name", "running", "connections",
 					"subscriptions", NULL };
 static const char *const p_published[] = { "client", "stream", "count",
 					   "min", "max", NULL };
+static const char *const p_stored[] = { "client", "stream", "from", "name",
+					"lost_max", "errors_stored_max",
+					"count", "min", "max", NULL };
+static const char *const p_acked[] = { "client", "from", "count", "min",
+				       "max", NULL };
+static const char *const p_pub_errors[] = { "client", "from", "contains",
+					    "count", "min", "max", NULL };
+static const char *const p_log[] = { "server", "contains", "count", "min",
+				     "max", NULL };
 
 static const struct cond_kind_def cond_kinds[] = {
 	{ "received", SC_COND_RECEIVED, p_received },
@@ -166,6 +175,11 @@ static const struct cond_kind_def cond_kinds[] = {
 	{ "reply_json", SC_COND_REPLY_JSON, p_json },
 	{ "reply", SC_COND_REPLY, p_reply },
 	{ "server", SC_COND_SERVER, p_server },
+	{ "stored", SC_COND_STORED, p_stored },
+	{ "acked", SC_COND_ACKED, p_acked },
+	{ "pub_errors", SC_COND_PUB_ERRORS, p_pub_errors },
+	{ "pub_timeouts", SC_COND_PUB_TIMEOUTS, p_acked },
+	{ "log", SC_COND_LOG, p_log },
 	{ "all", SC_COND_ALL, NULL },
 	{ "any", SC_COND_ANY, NULL },
 	{ "not", SC_COND_NOT, NULL },
@@ -244,11 +258,58 @@ static bool parse_cond_stream(struct yctx *x, const struct ynode *v,
 	return yget_names(x, m, &c->members, &c->nmembers);
 }
 
+/* stored: {client, stream, from, name, lost_max, errors_stored_max,
+ * count/min/max}; the count is of acknowledged publishes (at least one by
+ * default). */
+static bool parse_cond_stored(struct yctx *x, const struct scenario *s,
+			      const struct ynode *v, struct sc_cond *c)
+{
+	const struct ynode *m;
+	if (!parse_cond_client(x, s, v, c))
+		return false;
+	if ((m = ymap_get(v, "stream")) == NULL ||
+	    !yget_str(x, m, &c->js_stream))
+		return yfail(x, v, "stored needs stream: (a JetStream stream)");
+	if ((m = ymap_get(v, "from")) == NULL || !yget_str(x, m, &c->from))
+		return yfail(x, v, "stored needs from: (an identity prefix)");
+	if ((m = ymap_get(v, "name")) && !yget_str(x, m, &c->request))
+		return false;
+	if (c->request == NULL)
+		c->request = sim_xstrdup(c->js_stream);
+	if ((m = ymap_get(v, "lost_max")) &&
+	    !yget_int(x, m, 0, INT64_MAX, &c->lost_max))
+		return false;
+	c->errors_stored_max = -1;
+	if ((m = ymap_get(v, "errors_stored_max")) &&
+	    !yget_int(x, m, 0, INT64_MAX, &c->errors_stored_max))
+		return false;
+	return get_range(x, v, &c->count, true);
+}
+
+/* log: {server, contains, count/min/max}: lines of the server's log. */
+static bool parse_cond_log(struct yctx *x, const struct scenario *s,
+			   const struct ynode *v, struct sc_cond *c)
+{
+	const struct ynode *m = ymap_get(v, "server");
+	if (m == NULL)
+		return yfail(x, v, "log needs server:");
+	if (!want_server(x, s, m, &c->server))
+		return false;
+	if ((m = ymap_get(v, "contains")) == NULL ||
+	    !yget_str(x, m, &c->contains))
+		return yfail(x, v, "log needs contains:");
+	return get_range(x, v, &c->count, true);
+}
+
 static bool parse_cond_params(struct yctx *x, const struct scenario *s,
 			      const struct ynode *v, struct sc_cond *c)
 {
 	const struct ynode *m;
 	switch (c->kind) {
+	case SC_COND_STORED:
+		return parse_cond_stored(x, s, v, c);
+	case SC_COND_LOG:
+		return parse_cond_log(x, s, v, c);
 	case SC_COND_DELIVERED:
 		return parse_cond_stream(x, v, c, "to");
 	case SC_COND_QUEUE:
@@ -294,6 +355,36 @@ static bool parse_cond_params(struct yctx *x, const struct scenario *s,
 	bool min1 = c->kind != SC_COND_PUBLISHED &&
 		    c->kind != SC_COND_CONNECTED && c->nmembers == 0;
 	return get_range(x, v, &c->count, min1);
+}
+
+/* How the JetStream and log conditions read in reports. */
+static void cond_text_js(struct sc_cond *c, const char *r)
+{
+	const char *who = c->client ? c->client : "";
+	switch (c->kind) {
+	case SC_COND_STORED:
+		snprintf(c->text, sizeof(c->text), "%s acked publishes of %s "
+			 "are stored in %s%s (read by %s)", r, c->from,
+			 c->js_stream, c->lost_max ? ", up to a few lost" : "",
+			 who);
+		return;
+	case SC_COND_ACKED:
+	case SC_COND_PUB_ERRORS:
+	case SC_COND_PUB_TIMEOUTS:
+		snprintf(c->text, sizeof(c->text), "%s got %s %s%s%s%s%s", who,
+			 r, c->kind == SC_COND_ACKED ? "PubAcks"
+			 : c->kind == SC_COND_PUB_ERRORS ? "publish errors"
+			 : "publish timeouts", c->from ? " for " : "",
+			 c->from ? c->from : "", c->contains ? " with " : "",
+			 c->contains ? c->contains : "");
+		return;
+	case SC_COND_LOG:
+		snprintf(c->text, sizeof(c->text), "%s logged %s lines with '%s'",
+			 c->server, r, c->contains);
+		return;
+	default:
+		return;
+	}
 }
 
 static void cond_text(struct sc_cond *c)
@@ -364,6 +455,13 @@ static void cond_text(struct sc_cond *c)
 			 c->request ? c->request : "", c->field,
 			 c->equals ? " = " : (c->exists ? "" : " absent"),
 			 c->equals ? c->equals : "");
+		break;
+	case SC_COND_STORED:
+	case SC_COND_ACKED:
+	case SC_COND_PUB_ERRORS:
+	case SC_COND_PUB_TIMEOUTS:
+	case SC_COND_LOG:
+		cond_text_js(c, r);
 		break;
 	case SC_COND_SERVER:
 		snprintf(c->text, sizeof(c->text), "server %s%s", c->server,
@@ -441,6 +539,7 @@ void sc_cond_free(struct sc_cond *c)
 	free(c->contains);
 	free(c->field);
 	free(c->equals);
+	free(c->js_stream);
 	for (uint32_t i = 0; i < c->nsub; i++)
 		sc_cond_free(&c->sub[i]);
 	free(c->sub);
@@ -862,6 +961,30 @@ static bool act_http(struct yctx *x, const struct scenario *s,
 	return true;
 }
 
+/* verify: {client, stream, from, name, timeout}: the client reads the
+ * stream back; a `stored` condition of the same name judges it. */
+static bool act_verify(struct yctx *x, const struct scenario *s,
+		       const struct ynode *v, struct sc_step *st)
+{
+	static const char *const keys[] = { "client", "stream", "from", "name",
+					    "timeout", NULL };
+	const struct ynode *m;
+	if (!client_args(x, s, v, st, keys, "verify"))
+		return false;
+	if ((m = ymap_get(v, "stream")) == NULL ||
+	    !yget_str(x, m, &st->js_stream))
+		return yfail(x, v, "verify needs stream: (a JetStream stream)");
+	if ((m = ymap_get(v, "from")) == NULL || !yget_str(x, m, &st->from))
+		return yfail(x, v, "verify needs from: (an identity prefix)");
+	if (st->timeout_ns <= 0)
+		return yfail(x, v, "verify needs a positive timeout");
+	if (st->name == NULL)
+		st->name = sim_xstrdup(st->js_stream);
+	snprintf(st->text, sizeof(st->text), "%s reads stream %s back (%s)",
+		 st->target, st->js_stream, st->name);
+	return true;
+}
+
 static bool act_subscribe(struct yctx *x, const struct scenario *s,
 			  const struct ynode *v, struct sc_step *st)
 {
@@ -971,6 +1094,7 @@ static const struct act_def act_defs[] = {
 	{ "log", SC_ACT_LOG, act_log },
 	{ "end", SC_ACT_END, act_end },
 	{ "http", SC_ACT_HTTP, act_http },
+	{ "verify", SC_ACT_VERIFY, act_verify },
 };
 
 static bool parse_step_when(struct yctx *x, const struct scenario *s,
@@ -1062,5 +1186,7 @@ void sc_step_free(struct sc_step *st)
 	free(st->payload);
 	free(st->name);
 	free(st->http_server);
+	free(st->js_stream);
+	free(st->from);
 	sc_expects_free(st->expects, st->nexpects);
 }

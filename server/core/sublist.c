@@ -981,6 +981,23 @@ static void result_check(const struct sublist *sl, const struct sl_block *b)
 	ASSERT(total == c.qsubs_seen);
 }
 
+/* Re-checking every cached subject after every step made the simulator
+ * spend most of its time here (a full cache of request inboxes), so the
+ * key and result of an entry are checked for the newest entries and for a
+ * sample of the others that changes with the match count; the FIFO links
+ * and the count of every entry are still checked. */
+#define CACHE_CHECK_NEWEST 16
+#define CACHE_CHECK_SAMPLE 32
+
+static bool cache_check_full(const struct sublist *sl, const struct sl_block *b,
+			     size_t from_newest)
+{
+	if (from_newest < CACHE_CHECK_NEWEST)
+		return true;
+	uint64_t h = hash_bytes(sl->seed, b->key, b->key_len) ^ sl->matches;
+	return h % CACHE_CHECK_SAMPLE == 0;
+}
+
 static void cache_check(const struct sublist *sl)
 {
 	if (!sl->cache_enabled)
@@ -991,9 +1008,13 @@ static void cache_check(const struct sublist *sl)
 	for (const struct sl_block *b = sl->oldest; b != NULL; b = b->newer) {
 		ASSERT(b->cached && b->r.refs >= 1);
 		ASSERT(b->older == older);
-		ASSERT(b->key != NULL && !subject_has_empty_token(b->key, b->key_len));
-		ASSERT(hmap_get(&sl->cache, b->key, b->key_len) == b);
-		result_check(sl, b);
+		ASSERT(b->key != NULL);
+		ASSERT(n < sl->cache.count);
+		if (cache_check_full(sl, b, sl->cache.count - 1 - n)) {
+			ASSERT(!subject_has_empty_token(b->key, b->key_len));
+			ASSERT(hmap_get(&sl->cache, b->key, b->key_len) == b);
+			result_check(sl, b);
+		}
 		older = b;
 		n++;
 	}

@@ -3,7 +3,10 @@
  * verdicts, a run whose expectations fail (wrong count, an "eventually"
  * that never holds, a step whose condition never came), the run hash
  * (same seed, same hash; another seed, another), and the SQLite trace
- * answering which connections received a message.
+ * answering which connections received a message; JetStream publishers
+ * and the "acknowledged means stored" check (a passing read-back, acked
+ * messages removed by a limit, a duplicate, lost_max), log conditions,
+ * and the loader's errors for the JetStream keys.
  */
 #include <check.h>
 #include <sqlite3.h>
@@ -138,6 +141,177 @@ START_TEST(test_trace_answers_receivers)
 }
 END_TEST
 
+/* ----------------------------------------------------------- JetStream */
+
+/* A stream ORDERS on orders.> (extra stream config in `limits`), a
+ * publisher of 50 identities, a read-back at 1.5 s, then `tail` (more
+ * timeline steps) and `expect` as given. */
+static void js_load(struct scenario *s, const char *limits, const char *tail,
+		    const char *expect)
+{
+	char text[4096], err[1024];
+	snprintf(text, sizeof(text),
+		 "duration: 2s\n"
+		 "servers:\n"
+		 "  n1:\n"
+		 "    config_text: |\n"
+		 "      port: 4222\n"
+		 "      jetstream { store_dir: /data }\n"
+		 "clients:\n"
+		 "  pub:\n"
+		 "    server: n1\n"
+		 "    js_publish:\n"
+		 "      - {subject: orders.new, count: 50, interval: 2ms,\n"
+		 "         start: 300ms, size: 40}\n"
+		 "timeline:\n"
+		 "  - at: 100ms\n"
+		 "    request:\n"
+		 "      client: pub\n"
+		 "      name: create\n"
+		 "      subject: $JS.API.STREAM.CREATE.ORDERS\n"
+		 "      payload: '{\"name\":\"ORDERS\",\"subjects\":[\"orders.>\"]%s}'\n"
+		 "%s"
+		 "  - at: 1500ms\n"
+		 "    verify: {client: pub, stream: ORDERS, from: pub}\n"
+		 "expect:\n%s", limits, tail, expect);
+	ck_assert_msg(scenario_load_text(s, "js.yaml", text, strlen(text), err,
+					 sizeof(err)) == 0, "%s", err);
+}
+
+START_TEST(test_js_stored_passes)
+{
+	struct scenario s;
+	js_load(&s, "", "",
+		"  - acked: {client: pub, count: 50}\n"
+		"  - pub_errors: {client: pub, count: 0}\n"
+		"  - stored: {client: pub, stream: ORDERS, from: pub, count: 50}\n"
+		"  - log: {server: n1, contains: Starting JetStream, count: 1}\n");
+	struct run_result res;
+	run(&s, 1, NULL, &res);
+	ck_assert_msg(res.passed, "%s / %s", res.failure,
+		      res.verdicts[2].detail);
+	ck_assert_uint_eq(res.npassed, 4);
+	ck_assert_ptr_nonnull(strstr(res.verdicts[2].detail,
+				     "50 acked, 50 in place, 0 missing"));
+	run_result_free(&res);
+	scenario_free(&s);
+}
+END_TEST
+
+/* A limit removes acknowledged messages: the read-back must see it. */
+START_TEST(test_js_stored_sees_removed)
+{
+	struct scenario s;
+	js_load(&s, ",\"max_msgs\":20", "",
+		"  - stored: {client: pub, stream: ORDERS, from: pub}\n"
+		"  - stored: {client: pub, stream: ORDERS, from: pub,\n"
+		"             lost_max: 30}\n"
+		"  - log: {server: n1, contains: no such line}\n");
+	struct run_result res;
+	run(&s, 1, NULL, &res);
+	ck_assert(!res.passed);
+	ck_assert(!res.verdicts[0].passed);
+	ck_assert_msg(strstr(res.verdicts[0].detail,
+			     "pub#1 acked at seq 1 is missing") != NULL, "%s",
+		      res.verdicts[0].detail);
+	ck_assert_ptr_nonnull(strstr(res.verdicts[0].detail, "read seq 31..50"));
+	ck_assert_msg(res.verdicts[1].passed, "%s", res.verdicts[1].detail);
+	ck_assert(!res.verdicts[2].passed);
+	ck_assert_str_eq(res.verdicts[2].detail, "matching lines: 0");
+	run_result_free(&res);
+	scenario_free(&s);
+}
+END_TEST
+
+/* A second copy of an identity in the stream is a duplicate. */
+START_TEST(test_js_stored_sees_duplicate)
+{
+	struct scenario s;
+	js_load(&s, "",
+		"  - at: 1s\n"
+		"    publish: {client: pub, subject: orders.again, payload: "
+		"'pub#7 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'}\n",
+		"  - stored: {client: pub, stream: ORDERS, from: pub}\n");
+	struct run_result res;
+	run(&s, 1, NULL, &res);
+	ck_assert(!res.passed);
+	ck_assert_msg(strstr(res.verdicts[0].detail,
+			     "pub#7 stored twice (again at seq 51)") != NULL,
+		      "%s", res.verdicts[0].detail);
+	run_result_free(&res);
+	scenario_free(&s);
+}
+END_TEST
+
+/* Without a stream the publishes get no-responders errors, and the
+ * read-back reports the stream as missing. */
+START_TEST(test_js_no_stream)
+{
+	char err[1024];
+	const char *text =
+		"duration: 2s\n"
+		"servers:\n"
+		"  n1: {config_text: \"jetstream { store_dir: /data }\"}\n"
+		"clients:\n"
+		"  pub:\n"
+		"    server: n1\n"
+		"    js_publish: [{subject: x, count: 5, start: 100ms}]\n"
+		"timeline:\n"
+		"  - at: 1s\n"
+		"    verify: {client: pub, stream: NONE, from: pub}\n"
+		"expect:\n"
+		"  - pub_errors: {client: pub, contains: no responders, count: 5}\n"
+		"  - stored: {client: pub, stream: NONE, from: pub, min: 0}\n";
+	struct scenario s;
+	ck_assert_msg(scenario_load_text(&s, "js.yaml", text, strlen(text), err,
+					 sizeof(err)) == 0, "%s", err);
+	struct run_result res;
+	run(&s, 1, NULL, &res);
+	ck_assert_msg(res.verdicts[0].passed, "%s", res.verdicts[0].detail);
+	ck_assert(!res.verdicts[1].passed);
+	ck_assert_str_eq(res.verdicts[1].detail,
+			 "verify NONE failed: stream not found");
+	run_result_free(&res);
+	scenario_free(&s);
+}
+END_TEST
+
+static void load_fails(const char *text, const char *want)
+{
+	struct scenario s;
+	char err[1024];
+	ck_assert_int_eq(scenario_load_text(&s, "bad.yaml", text, strlen(text),
+					    err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+	scenario_free(&s);
+}
+
+START_TEST(test_js_load_errors)
+{
+	static const char head[] =
+		"servers: {n1: {config_text: \"port: 4222\"}}\n"
+		"clients:\n"
+		"  c:\n"
+		"    server: n1\n";
+	char text[1024];
+	snprintf(text, sizeof(text), "%s    js_publish: [{subject: a}, "
+		 "{subject: b}]\n", head);
+	load_fails(text, "two js_publish workloads use the identity prefix 'c'");
+	snprintf(text, sizeof(text), "%s    js_publish: [{subject: a, "
+		 "timeout: 0}]\n", head);
+	load_fails(text, "a PubAck timeout must be positive");
+	snprintf(text, sizeof(text), "%sexpect:\n  - stored: {client: c, "
+		 "from: c}\n", head);
+	load_fails(text, "stored needs stream:");
+	snprintf(text, sizeof(text), "%stimeline:\n  - at: 1s\n    verify: "
+		 "{client: c, stream: S}\n", head);
+	load_fails(text, "verify needs from:");
+	snprintf(text, sizeof(text), "%sexpect:\n  - log: {server: c, "
+		 "contains: x}\n", head);
+	load_fails(text, "no server named 'c'");
+}
+END_TEST
+
 static Suite *runner_suite(void)
 {
 	Suite *s = suite_create("sim_runner");
@@ -148,6 +322,14 @@ static Suite *runner_suite(void)
 	tcase_add_test(tc, test_hash_follows_seed);
 	tcase_add_test(tc, test_trace_answers_receivers);
 	suite_add_tcase(s, tc);
+	TCase *js = tcase_create("jetstream");
+	tcase_set_timeout(js, 60);
+	tcase_add_test(js, test_js_stored_passes);
+	tcase_add_test(js, test_js_stored_sees_removed);
+	tcase_add_test(js, test_js_stored_sees_duplicate);
+	tcase_add_test(js, test_js_no_stream);
+	tcase_add_test(js, test_js_load_errors);
+	suite_add_tcase(s, js);
 	return s;
 }
 
