@@ -1,8 +1,9 @@
 /*
  * account.c - accounts (see account.h): creation from the options and
- * re-configuration on reload, subject mappings, stream imports and their
- * shadow subscriptions.  Service imports and response maps live in
- * service.c.
+ * re-configuration on reload, subject mappings (configured ones, the
+ * JetStream domain table of leafnode-protocol.md section 8.2 and
+ * default_js_domain's reversed table), stream imports and their shadow
+ * subscriptions.  Service imports and response maps live in service.c.
  *
  * Invariants: every account in server.accounts has a sublist; a shadow
  * sits in exactly one exporting account's sublist and its parent lists it;
@@ -252,6 +253,137 @@ bool account_map_subject(struct server *s, const struct account *acc,
 			return false;
 	}
 	return transform_apply(d->tr, subject, len, out);
+}
+
+/* -------------------------------------------- added mappings, domains */
+
+int account_add_mapping(struct server *s, struct account *acc,
+			const char *src, const char *dest)
+{
+	for (size_t i = 0; i < acc->n_mappings; i++)
+		if (strcmp(acc->mappings[i].src, src) == 0)
+			return 0;
+	struct mapping *maps = mem_realloc(&s->mem, acc->mappings,
+					   (acc->n_mappings + 1) * sizeof(*maps));
+	if (maps == NULL)
+		return -1;
+	acc->mappings = maps;
+	struct mapping *m = &maps[acc->n_mappings];
+	memset(m, 0, sizeof(*m));
+	m->src = mem_strdup(&s->mem, src);
+	m->wildcard = subject_has_wildcard(src, strlen(src));
+	m->dests = mem_calloc(&s->mem, 1, sizeof(*m->dests));
+	if (m->src != NULL && m->dests != NULL)
+		m->dests[0].tr = transform_new(&s->mem, src, dest, NULL);
+	if (m->dests == NULL || m->dests[0].tr == NULL) {
+		mem_free(&s->mem, m->dests);
+		mem_free(&s->mem, m->src);
+		return -1;
+	}
+	m->dests[0].cum_weight = 100;
+	m->ndests = 1;
+	acc->n_mappings++;
+	/* Mapping sources are interest a leaf peer must hear about. */
+	leaf_mapping_added(s, acc, src);
+	return 1;
+}
+
+/* generateJSMappingTable of the reference, in a fixed order. */
+static const char *const js_domain_rows[ACCOUNT_JS_DOMAIN_ROWS][2] = {
+	{ "INFO", "$JS.API.INFO" },
+	{ "STREAM.>", "$JS.API.STREAM.>" },
+	{ "CONSUMER.>", "$JS.API.CONSUMER.>" },
+	{ "DIRECT.>", "$JS.API.DIRECT.>" },
+	{ "META.>", "$JS.API.META.>" },
+	{ "SERVER.>", "$JS.API.SERVER.>" },
+	{ "ACCOUNT.>", "$JS.API.ACCOUNT.>" },
+	{ "$KV.>", "$KV.>" },
+	{ "$OBJ.>", "$OBJ.>" },
+};
+
+void account_js_domain_row(const char *domain, size_t i, struct buf *src,
+			   struct buf *dest)
+{
+	ASSERT(i < ACCOUNT_JS_DOMAIN_ROWS);
+	buf_reset(src);
+	buf_appendf(src, "$JS.%s.API.%s", domain, js_domain_rows[i][0]);
+	buf_reset(dest);
+	buf_append_str(dest, js_domain_rows[i][1]);
+}
+
+bool account_add_js_domain_mappings(struct server *s, struct account *acc,
+				    const char *domain)
+{
+	struct buf src, dest;
+	buf_init(&src, &s->mem);
+	buf_init(&dest, &s->mem);
+	bool ok = true;
+	for (size_t i = 0; i < ACCOUNT_JS_DOMAIN_ROWS && ok; i++) {
+		account_js_domain_row(domain, i, &src, &dest);
+		ok = !src.oom && !dest.oom &&
+		     account_add_mapping(s, acc, src.data, dest.data) >= 0;
+	}
+	buf_free(&src);
+	buf_free(&dest);
+	if (ok)
+		acc->js_domain_mapped = true;
+	return ok;
+}
+
+const char *account_default_js_domain(const struct server *s,
+				      const struct account *acc)
+{
+	const struct opts *o = s->opts;
+	for (size_t i = 0; i < o->n_default_js_domain; i++)
+		if (strcmp(o->default_js_domain_accounts[i], acc->name) == 0)
+			return o->default_js_domain_domains[i];
+	return NULL;
+}
+
+/* default_js_domain: the table reversed, so that unmodified clients of a
+ * JetStream-less account reach the named domain's JetStream. */
+static bool account_add_default_js_domain(struct server *s, struct account *a)
+{
+	const char *d = account_default_js_domain(s, a);
+	if (d == NULL || d[0] == '\0')
+		return true;
+	if (a->opts != NULL && a->opts->jetstream) {
+		LOGW(&s->log, "Skipping Default Domain \"%s\", set for JetStream "
+		     "enabled account \"%s\"", d, a->name);
+		return true;
+	}
+	struct buf src, dest;
+	buf_init(&src, &s->mem);
+	buf_init(&dest, &s->mem);
+	bool ok = true;
+	for (size_t i = 0; i < ACCOUNT_JS_DOMAIN_ROWS && ok; i++) {
+		account_js_domain_row(d, i, &src, &dest);
+		ok = !src.oom && !dest.oom;
+		if (!ok)
+			break;
+		LOGI(&s->log, "Adding default domain mapping \"%s\" -> \"%s\" to "
+		     "account \"%s\"", dest.data, src.data, a->name);
+		ok = account_add_mapping(s, a, dest.data, src.data) >= 0;
+	}
+	buf_free(&src);
+	buf_free(&dest);
+	return ok;
+}
+
+/* Mappings that do not come from the account's own `mappings`: the
+ * JetStream domain table once installed, and default_js_domain. */
+static int account_add_js_mappings(struct server *s, struct account *a,
+				   struct buf *err)
+{
+	const char *own = s->opts->jetstream.domain;
+	bool ok = true;
+	if (a->js_domain_mapped && own != NULL && own[0] != '\0')
+		ok = account_add_js_domain_mappings(s, a, own);
+	ok = ok && account_add_default_js_domain(s, a);
+	if (!ok)
+		buf_appendf(err, "could not add the JetStream domain mappings of "
+			    "account \"%s\"", a->name);
+	return ok ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ stream imports */
@@ -651,6 +783,7 @@ int accounts_configure(struct server *s, struct buf *err)
 			nmaps = s->opts->n_mappings;
 		}
 		if (mappings_build(s, a, maps, nmaps, err) != 0 ||
+		    account_add_js_mappings(s, a, err) != 0 ||
 		    stream_imports_build(s, a, err) != 0 ||
 		    service_imports_build(s, a, err) != 0) {
 			if (err->len == 0)

@@ -124,6 +124,9 @@ struct account {
 
 	/* JetStream state (js/jetstream.c), NULL unless JetStream runs */
 	struct js_account *js;
+	/* The $JS.<domain>.API table of this server's domain was installed
+	 * (JetStream start or a leaf link); a reload installs it again. */
+	bool js_domain_mapped;
 };
 
 /* Creates, updates and removes accounts to match s->opts; used at start
@@ -147,6 +150,27 @@ bool account_shadow_subject(const struct sub *shadow, const struct pubmsg *m,
 /* If acc maps subject, writes the new one into out and returns true. */
 bool account_map_subject(struct server *s, const struct account *acc,
 			 const char *subject, size_t len, struct buf *out);
+
+/* Adds the mapping src -> dest (all traffic) unless acc already maps src,
+ * and announces src over acc's leaf links.  Returns 1 when added, 0 when
+ * src was mapped already, -1 when the transform is refused or memory ran
+ * out. */
+int account_add_mapping(struct server *s, struct account *acc,
+			const char *src, const char *dest);
+
+/* ---- JetStream domains (leafnode-protocol.md section 8.2) ---- */
+#define ACCOUNT_JS_DOMAIN_ROWS 9
+/* Row i of the $JS.<domain>.API table: the source clients publish to and
+ * the subject it maps to, written into src and dest (replaced). */
+void account_js_domain_row(const char *domain, size_t i, struct buf *src,
+			   struct buf *dest);
+/* Installs the whole table of this server's JetStream domain in acc and
+ * remembers it for reloads.  False when a row could not be added. */
+bool account_add_js_domain_mappings(struct server *s, struct account *acc,
+				    const char *domain);
+/* default_js_domain's domain for acc, or NULL when it names none. */
+const char *account_default_js_domain(const struct server *s,
+				      const struct account *acc);
 
 /* ---- service responses ---- */
 /* A subscription on subject went away in acc: drop response maps whose

@@ -23,6 +23,7 @@
 
 #include "../lib/json.h"
 #include "../lib/timefmt.h"
+#include "../js/jetstream.h"
 #include "internal.h"
 #include "monitor.h"
 #include "server_int.h"
@@ -64,12 +65,16 @@ static void write_server_info(struct server *s, struct jw *w)
 		jw_key(w, "cluster");
 		jw_str(w, s->opts->cluster.name);
 	}
+	if (jetstream_domain(s) != NULL) {
+		jw_key(w, "domain");
+		jw_str(w, jetstream_domain(s));
+	}
 	jw_key(w, "ver");
 	jw_str(w, SERVER_NATS_VERSION);
 	jw_key(w, "seq");
 	jw_uint(w, ++s->sys_seq);
 	jw_key(w, "jetstream");
-	jw_bool(w, false);
+	jw_bool(w, jetstream_is_enabled(s));
 	jw_time(w, "time", env_now_wall_ns(s->env));
 	jw_obj_end(w);
 }

@@ -2,7 +2,10 @@
  * leaf.c - leaf node connections (nats-server 2.9.10 leafnode.go): the
  * accepting listener, the soliciting remotes with their reconnect timers,
  * the handshake (INFO, CONNECT, second INFO), interest exchange (LS+/LS-),
- * messages (LMSG/HMSG), PING/PONG and loop detection with "$LDS." subjects.
+ * messages (LMSG/HMSG), PING/PONG and loop detection with "$LDS." subjects,
+ * the JetStream domain rules applied when a link registers (denies and the
+ * $JS.<domain>.API mappings, leafnode-protocol.md section 8) and the
+ * links' part of monitoring (leafz, counts) and account events.
  *
  * Why a struct of its own rather than a kind of struct conn: a leaf link
  * shares nothing with a client's parser, CONNECT options, auth timer
@@ -22,11 +25,13 @@
  * no timers, and is freed at turn end; a remote has at most one leaf.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../js/jetstream.h"
 #include "../lib/assert.h"
 #include "../lib/json.h"
+#include "../lib/timefmt.h"
 #include "../proto/peer_proto.h"
 #include "internal.h"
 #include "leaf.h"
@@ -57,8 +62,8 @@ struct leaf_list {
 };
 
 /* What this server may send (pub) and announce (sub) over one link.  An
- * empty allow list allows everything.  JetStream domain denies (later) are
- * appended to the deny lists the same way deny_pub is. */
+ * empty allow list allows everything.  JetStream domain denies (section 8.1
+ * of leafnode-protocol.md) are merged into the deny lists on registration. */
 struct leaf_perms {
 	struct leaf_list pub_allow, pub_deny;
 	struct leaf_list sub_allow, sub_deny;
@@ -89,6 +94,7 @@ struct leaf {
 	struct account *acc;           /* bound account once known */
 	struct leaf_perms perms;
 	char *remote_name, *remote_id, *remote_cluster; /* owned, may be NULL */
+	char *remote_domain;           /* peer's JetStream domain, owned/NULL */
 	struct hmap subs;              /* key -> struct sub * (its LS+) */
 	struct hmap smap;              /* key -> struct smap_ent * (our LS+) */
 	struct buf out;                /* pending output */
@@ -96,6 +102,8 @@ struct leaf {
 	int ping_timer;                /* env timer: PINGs */
 	int hs_timer;                  /* env timer: handshake deadline */
 	int pings_out;                 /* unanswered PINGs */
+	int64_t ping_sent_ns;          /* monotonic time of the last PING */
+	int64_t rtt_ns;                /* last PING round trip, 0 = none yet */
 	uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
 	struct link node;              /* in leafnodes.leafs or .dead */
 };
@@ -237,6 +245,15 @@ static const char *leaf_cluster_name(const struct server *s)
 	if (o->leafnodes.n_remotes > 0)
 		return s->name;
 	return NULL;
+}
+
+/* The configured JetStream domain ("" when none).  As the reference, the
+ * option counts, not whether JetStream runs: a JetStream-less server with
+ * a domain belongs to a JetStream that may be extended. */
+static const char *leaf_local_domain(const struct server *s)
+{
+	const char *d = s->opts->jetstream.domain;
+	return d != NULL ? d : "";
 }
 
 /* The account's loop detection subject, created on first use. */
@@ -754,6 +771,182 @@ bool leaf_send_msg(struct leaf *l, const struct pubmsg *m, const char *queues,
 	return true;
 }
 
+/* ------------------------------------------------- JetStream domains */
+
+/* The reference's denyAllClientJs and denyAllJs, in its order (the log
+ * lines print them). */
+static const char *const leaf_deny_client_js[] = {
+	"$JS.API.>", "$KV.>", "$OBJ.>",
+};
+static const char *const leaf_deny_all_js[] = {
+	"$JSC.>", "$NRG.>", "$JS.API.>", "$KV.>", "$OBJ.>",
+};
+
+/* Adds the subjects a list does not hold yet (mergeDenyPermissions). */
+static bool leaf_list_merge(struct mem *mem, struct leaf_list *l,
+			    const char *const *subjects, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+		for (size_t j = 0; j < l->n && !have; j++)
+			have = strcmp(l->items[j], subjects[i]) == 0;
+		if (!have && !leaf_list_add(mem, l, subjects[i], strlen(subjects[i])))
+			return false;
+	}
+	return true;
+}
+
+static bool leaf_deny_both(struct leaf *l, const char *const *subjects,
+			   size_t n)
+{
+	struct mem *mem = &l->srv->mem;
+	return leaf_list_merge(mem, &l->perms.pub_deny, subjects, n) &&
+	       leaf_list_merge(mem, &l->perms.sub_deny, subjects, n);
+}
+
+/* Step 0 of section 8.1: default_js_domain entries mapping to "".  Sets
+ * *skip when the account wants no deny at all, *force when the system
+ * account must not extend JetStream. */
+static void leaf_js_default_domain(struct leaf *l, bool *skip, bool *force)
+{
+	struct server *s = l->srv;
+	const struct opts *o = s->opts;
+	*skip = *force = false;
+	if (o->n_default_js_domain == 0)
+		return;
+	if (l->acc == s->system_acc) {
+		for (size_t i = 0; i < o->n_default_js_domain && !*force; i++)
+			*force = o->default_js_domain_domains[i][0] == '\0';
+		if (*force)
+			LEAF_LOG(LOGI, l, "Forcing System Account into non extend "
+				 "mode due to presence of empty default domain");
+		return;
+	}
+	const char *d = account_default_js_domain(s, l->acc);
+	if (d != NULL && d[0] == '\0') {
+		LEAF_LOG(LOGI, l, "Skipping deny \"$JS.API.>\" for account \"%s\" "
+			 "due to default domain", l->acc->name);
+		*skip = true;
+	}
+}
+
+/* Is JetStream not extended over this link (section 8.1 step 1)? */
+static bool leaf_js_not_extended(const struct leaf *l, bool force)
+{
+	const struct server *s = l->srv;
+	const struct opts_jetstream *js = &s->opts->jetstream;
+	const char *local = leaf_local_domain(s);
+	const char *remote = l->remote_domain != NULL ? l->remote_domain : "";
+	bool will_extend = js->extension_hint != NULL &&
+			   strcmp(js->extension_hint, "will_extend") == 0;
+	return strcmp(local, remote) != 0 ||
+	       (!js->enabled && local[0] == '\0' && !will_extend) ||
+	       s->system_acc == NULL || force;
+}
+
+/* Section 8.1 step 4: this domain's $JS.<domain>.API table in the bound
+ * account, and (when not extended) no message for this domain leaves
+ * over the link. */
+static bool leaf_js_domain_map(struct leaf *l, const char *local,
+			       bool block_outgoing)
+{
+	struct server *s = l->srv;
+	struct buf src, dest;
+	buf_init(&src, &s->mem);
+	buf_init(&dest, &s->mem);
+	for (size_t i = 0; i < ACCOUNT_JS_DOMAIN_ROWS; i++) {
+		account_js_domain_row(local, i, &src, &dest);
+		if (src.oom || dest.oom ||
+		    account_add_mapping(s, l->acc, src.data, dest.data) < 0)
+			LEAF_LOG(LOGD, l, "Error adding JetStream domain mapping");
+		else
+			LEAF_LOG(LOGI, l, "Adding JetStream Domain Mapping \"%s\" -> "
+				 "%s to account \"%s\"", src.data, dest.data,
+				 l->acc->name);
+	}
+	l->acc->js_domain_mapped = true;
+	buf_reset(&src);
+	buf_appendf(&src, "$JS.%s.API.>", local);
+	bool ok = !src.oom;
+	if (ok && block_outgoing) {
+		const char *deny[] = { src.data };
+		ok = leaf_list_merge(&s->mem, &l->perms.pub_deny, deny, 1);
+		LEAF_LOG(LOGI, l, "Adding deny \"%s\" for outgoing messages to "
+			 "account \"%s\"", src.data, l->acc->name);
+	}
+	buf_free(&src);
+	buf_free(&dest);
+	return ok;
+}
+
+/* 2.9.10 addLeafNodeConnection's JetStream part (leafnode-protocol.md
+ * section 8.1), run on both sides before any interest is announced, so
+ * that the denies already filter the first LS+ burst.  False when memory
+ * ran out. */
+static bool leaf_js_domains(struct leaf *l)
+{
+	struct server *s = l->srv;
+	const struct opts_jetstream *js = &s->opts->jetstream;
+	struct account *acc = l->acc;
+	bool skip, force, ok = true, block = false;
+	leaf_js_default_domain(l, &skip, &force);
+	if (skip)
+		return true;
+	char from[512];
+	snprintf(from, sizeof(from), "%s%s%s", l->remote_name ? l->remote_name : "",
+		 l->remote_cluster ? "/" : "",
+		 l->remote_cluster ? l->remote_cluster : "");
+	if (leaf_js_not_extended(l, force)) {
+		if (acc == s->system_acc) {
+			LEAF_LOG(LOGI, l, "System Account Connected from %s", from);
+			LEAF_LOG(LOGI, l, "JetStream Not Extended, adding denies "
+				 "[$JSC.> $NRG.> $JS.API.> $KV.> $OBJ.>]");
+			ok = leaf_deny_both(l, leaf_deny_all_js,
+					    ARRAY_LEN(leaf_deny_all_js));
+		} else {
+			LEAF_LOG(LOGI, l, "JetStream Not Extended, adding deny "
+				 "[$JS.API.> $KV.> $OBJ.>] for account \"%s\"",
+				 acc->name);
+			ok = leaf_deny_both(l, leaf_deny_client_js,
+					    ARRAY_LEN(leaf_deny_client_js));
+		}
+		block = true;
+	} else if (acc == s->system_acc) {
+		/* Same domain and a shared system account: the reference joins
+		 * both JetStreams into one; natsd has no clustered JetStream, so
+		 * nothing is denied and nothing more happens. */
+		LOGI(&s->log, "Extending JetStream domain \"%s\" as System Account "
+		     "connected from server %s", l->remote_domain ? l->remote_domain
+		     : "", from);
+	} else {
+		LEAF_LOG(LOGI, l, "Adding deny [$JS.API.> $KV.> $OBJ.>] for account "
+			 "\"%s\"", acc->name);
+		ok = leaf_deny_both(l, leaf_deny_client_js,
+				    ARRAY_LEN(leaf_deny_client_js));
+	}
+	if (ok && js->enabled && js->domain != NULL && js->domain[0] != '\0' &&
+	    acc != s->system_acc)
+		ok = leaf_js_domain_map(l, js->domain, block);
+	return ok;
+}
+
+void leaf_mapping_added(struct server *s, struct account *acc,
+			const char *src)
+{
+	struct leafnodes *ln = s->leafnodes;
+	if (ln == NULL || ln->nactive == 0)
+		return;
+	size_t len = strlen(src);
+	for (struct link *n = ln->leafs.next; n != &ln->leafs; n = n->next) {
+		struct leaf *l = CONTAINER_OF(n, struct leaf, node);
+		if (l->closed || l->state != LEAF_ACTIVE || l->acc != acc ||
+		    hmap_get(&l->smap, src, len) != NULL)
+			continue;
+		if (!l->is_spoke || leaf_sub_ok(l, src, len))
+			leaf_smap_update(l, src, len, NULL, 0, 1, true);
+	}
+}
+
 /* ---------------------------------------------------------- handshake */
 
 static void leaf_write_url(struct server *s, struct buf *out)
@@ -832,8 +1025,8 @@ static void leaf_build_info(struct leaf *l, bool second,
 		nonce[15] = '\0';
 		jw_key(&w, "nonce"); jw_str(&w, nonce);
 	}
-	if (jetstream_domain(s) != NULL) {
-		jw_key(&w, "domain"); jw_str(&w, jetstream_domain(s));
+	if (leaf_local_domain(s)[0] != '\0') {
+		jw_key(&w, "domain"); jw_str(&w, leaf_local_domain(s));
 	}
 	if (leaf_cluster_name(s) != NULL) {
 		jw_key(&w, "cluster"); jw_str(&w, leaf_cluster_name(s));
@@ -974,8 +1167,14 @@ static void leaf_register(struct leaf *l)
 {
 	struct server *s = l->srv;
 	struct env *e = s->env;
-	l->state = LEAF_ACTIVE;
 	e->timer_disarm(e, l->hs_timer);
+	/* Before the state changes: a mapping added here is announced by the
+	 * first burst below, not a second time by leaf_mapping_added. */
+	if (!leaf_js_domains(l)) {
+		leaf_close(l, "Write Error");
+		return;
+	}
+	l->state = LEAF_ACTIVE;
 	s->leafnodes->nactive++;
 	if (l->remote != NULL) {
 		l->remote->attempts = 0;
@@ -986,6 +1185,9 @@ static void leaf_register(struct leaf *l)
 			 l->remote_name ? l->remote_name : "");
 	}
 	leaf_send_all_interest(l);
+	/* The account's connection counts now include this link. */
+	if (s->running && !l->closed)
+		events_account_conns(s, l->acc);
 	/* First PING after about a second, randomised by up to 20 %. */
 	int64_t d = LEAF_FIRST_PING_NS;
 	if (s->opts->ping_interval_ns < d)
@@ -996,7 +1198,7 @@ static void leaf_register(struct leaf *l)
 }
 
 struct leaf_connect {
-	char *user, *pass, *name, *server_id, *cluster;
+	char *user, *pass, *name, *server_id, *cluster, *domain;
 	bool headers, is_hub, has_lang;
 };
 
@@ -1007,6 +1209,7 @@ static void leaf_connect_free(struct mem *mem, struct leaf_connect *c)
 	mem_free(mem, c->name);
 	mem_free(mem, c->server_id);
 	mem_free(mem, c->cluster);
+	mem_free(mem, c->domain);
 }
 
 static bool leaf_read_connect(struct leaf *l, const struct peer_msg *m,
@@ -1024,6 +1227,7 @@ static bool leaf_read_connect(struct leaf *l, const struct peer_msg *m,
 	c->name = leaf_json_str(mem, &d, "name");
 	c->server_id = leaf_json_str(mem, &d, "server_id");
 	c->cluster = leaf_json_str(mem, &d, "cluster");
+	c->domain = leaf_json_str(mem, &d, "domain");
 	json_obj_bool(&d, 0, "headers", &c->headers);
 	json_obj_bool(&d, 0, "is_hub", &c->is_hub);
 	c->has_lang = json_obj_get(&d, 0, "lang") >= 0;
@@ -1075,7 +1279,8 @@ static void leaf_process_connect(struct leaf *l, const struct peer_msg *m)
 			l->remote_name = c.name;
 			l->remote_id = c.server_id;
 			l->remote_cluster = c.cluster;
-			c.name = c.server_id = c.cluster = NULL;
+			l->remote_domain = c.domain;
+			c.name = c.server_id = c.cluster = c.domain = NULL;
 			struct buf info;
 			buf_init(&info, &s->mem);
 			leaf_build_info(l, true, u, &info);
@@ -1108,8 +1313,7 @@ static void leaf_send_connect(struct leaf *l, const char *user,
 	}
 	jw_key(&w, "tls_required"); jw_bool(&w, false);
 	jw_key(&w, "server_id"); jw_str(&w, s->id);
-	jw_key(&w, "domain");
-	jw_str(&w, jetstream_domain(s) ? jetstream_domain(s) : "");
+	jw_key(&w, "domain"); jw_str(&w, leaf_local_domain(s));
 	jw_key(&w, "name"); jw_str(&w, s->name);
 	if (leaf_cluster_name(s) != NULL) {
 		jw_key(&w, "cluster"); jw_str(&w, leaf_cluster_name(s));
@@ -1229,6 +1433,7 @@ static void leaf_first_info(struct leaf *l, const struct json_doc *d)
 	l->remote_name = leaf_json_str(&s->mem, d, "server_name");
 	l->remote_id = leaf_json_str(&s->mem, d, "server_id");
 	l->remote_cluster = leaf_json_str(&s->mem, d, "cluster");
+	l->remote_domain = leaf_json_str(&s->mem, d, "domain");
 	bool headers = false, again = false;
 	json_obj_bool(d, 0, "headers", &headers);
 	json_obj_bool(d, 0, "info_on_connect", &again);
@@ -1306,6 +1511,15 @@ static void leaf_process_err(struct leaf *l, const struct peer_msg *m)
 
 /* ------------------------------------------------------ read, dispatch */
 
+static void leaf_process_pong(struct leaf *l)
+{
+	l->pings_out = 0;
+	if (l->ping_sent_ns > 0) {
+		l->rtt_ns = env_now_mono_ns(l->srv->env) - l->ping_sent_ns;
+		l->ping_sent_ns = 0;
+	}
+}
+
 static int leaf_on_op(void *arg, const struct peer_msg *m)
 {
 	struct leaf *l = arg;
@@ -1318,7 +1532,7 @@ static int leaf_on_op(void *arg, const struct peer_msg *m)
 	case PEER_OP_CONNECT: leaf_process_connect(l, m); break;
 	case PEER_OP_INFO: leaf_process_info(l, m); break;
 	case PEER_OP_PING: leaf_queue(l, PEER_PONG_LINE, 6); break;
-	case PEER_OP_PONG: l->pings_out = 0; break;
+	case PEER_OP_PONG: leaf_process_pong(l); break;
 	case PEER_OP_ERR: leaf_process_err(l, m); break;
 	case PEER_OP_OK:
 	case PEER_OP_ACCOUNT_SUB:
@@ -1426,6 +1640,7 @@ static void leaf_ping_fired(void *arg, int timer)
 		return;
 	}
 	l->pings_out++;
+	l->ping_sent_ns = env_now_mono_ns(l->srv->env);
 	leaf_queue(l, PEER_PING_LINE, 6);
 	leaf_arm_ping(l, o->ping_interval_ns);
 }
@@ -1491,6 +1706,7 @@ static void leaf_free_one(struct leaf *l)
 	mem_free(&s->mem, l->remote_name);
 	mem_free(&s->mem, l->remote_id);
 	mem_free(&s->mem, l->remote_cluster);
+	mem_free(&s->mem, l->remote_domain);
 	mem_free(&s->mem, l);
 }
 
@@ -1523,6 +1739,9 @@ static void leaf_close(struct leaf *l, const char *reason)
 	if (was_active || l->state != LEAF_CONNECTING)
 		LEAF_LOG(LOGI, l, "Leafnode connection closed: %s%s%s", reason,
 			 l->acc ? " - Account: " : "", l->acc ? l->acc->name : "");
+	/* As the reference, the global account's count is not re-sent. */
+	if (was_active && s->running && l->acc != s->global_acc)
+		events_account_conns(s, l->acc);
 	struct leaf_remote *r = l->remote;
 	if (r != NULL && r->leaf == l) {
 		r->leaf = NULL;
@@ -1772,4 +1991,108 @@ size_t leaf_count(const struct server *s)
 int leaf_port(const struct server *s)
 {
 	return s->leafnodes != NULL ? s->leafnodes->port : 0;
+}
+
+size_t leaf_count_account(const struct server *s, const struct account *acc)
+{
+	const struct leafnodes *ln = s->leafnodes;
+	size_t n = 0;
+	if (ln == NULL)
+		return 0;
+	for (const struct link *p = ln->leafs.next; p != &ln->leafs; p = p->next) {
+		const struct leaf *l = CONTAINER_OF(p, struct leaf, node);
+		if (!l->closed && l->state == LEAF_ACTIVE && l->acc == acc)
+			n++;
+	}
+	return n;
+}
+
+static int leaf_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The link's remote interest subjects, sorted so that the output does not
+ * depend on the hash map's order. */
+static void leaf_write_subs_list(struct server *s, struct jw *w,
+				 const struct leaf *l)
+{
+	size_t n = l->subs.count;
+	if (n == 0)
+		return;
+	const char **v = mem_calloc(&s->mem, n, sizeof(*v));
+	if (v == NULL)
+		return;
+	size_t i = 0, pos = 0;
+	const struct hmap_entry *ent;
+	while ((ent = hmap_next(&l->subs, &pos)) != NULL && i < n)
+		v[i++] = ((const struct sub *)ent->value)->subject;
+	qsort(v, i, sizeof(*v), leaf_cmp_str);
+	jw_key(w, "subscriptions_list");
+	jw_arr_begin(w);
+	for (size_t j = 0; j < i; j++)
+		jw_str(w, v[j]);
+	jw_arr_end(w);
+	mem_free(&s->mem, v);
+}
+
+/* Go's getRTT: microseconds when under a millisecond, else as measured. */
+static void leaf_write_rtt(struct jw *w, int64_t rtt_ns)
+{
+	char t[64];
+	if (rtt_ns > 1000 && rtt_ns < 1000000)
+		rtt_ns -= rtt_ns % 1000;
+	timefmt_go_duration(rtt_ns, t);
+	jw_key(w, "rtt");
+	jw_str(w, t);
+}
+
+static void leaf_write_info(struct server *s, struct jw *w,
+			    const struct leaf *l, bool subs)
+{
+	jw_obj_begin(w);
+	jw_key(w, "account"); jw_str(w, l->acc->name);
+	jw_key(w, "ip"); jw_str(w, l->ip);
+	jw_key(w, "port"); jw_int(w, l->port);
+	leaf_write_rtt(w, l->rtt_ns);
+	jw_key(w, "in_msgs"); jw_uint(w, l->in_msgs);
+	jw_key(w, "out_msgs"); jw_uint(w, l->out_msgs);
+	jw_key(w, "in_bytes"); jw_uint(w, l->in_bytes);
+	jw_key(w, "out_bytes"); jw_uint(w, l->out_bytes);
+	jw_key(w, "subscriptions"); jw_uint(w, l->subs.count);
+	if (subs)
+		leaf_write_subs_list(s, w, l);
+	jw_obj_end(w);
+}
+
+/* Is l a registered link listed by leafz for the account filter acc? */
+static bool leaf_listed(const struct leaf *l, const char *acc)
+{
+	return !l->closed && l->state == LEAF_ACTIVE &&
+	       (acc == NULL || acc[0] == '\0' || strcmp(l->acc->name, acc) == 0);
+}
+
+void leaf_write_leafz(struct server *s, struct jw *w, const char *acc,
+		      bool subs)
+{
+	const struct leafnodes *ln = s->leafnodes;
+	const struct link *p;
+	size_t n = 0;
+	for (p = ln != NULL ? ln->leafs.next : NULL; p != NULL && p != &ln->leafs;
+	     p = p->next)
+		n += leaf_listed(CONTAINER_OF(p, struct leaf, node), acc);
+	jw_key(w, "leafnodes");
+	jw_uint(w, n);
+	jw_key(w, "leafs");
+	if (n == 0) {
+		jw_null(w);
+		return;
+	}
+	jw_arr_begin(w);
+	for (p = ln->leafs.next; p != &ln->leafs; p = p->next) {
+		const struct leaf *l = CONTAINER_OF(p, struct leaf, node);
+		if (leaf_listed(l, acc))
+			leaf_write_info(s, w, l, subs);
+	}
+	jw_arr_end(w);
 }

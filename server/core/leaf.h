@@ -26,6 +26,7 @@
 struct server;
 struct account;
 struct leaf;
+struct jw;
 
 /* Opens the leaf listener and starts the remotes (server start).  -1 with
  * err when the listener cannot be opened. */
@@ -41,11 +42,24 @@ size_t leaf_count(const struct server *s);
 /* The bound port of the leaf listener, 0 when none. */
 int leaf_port(const struct server *s);
 
+/* Live leaf connections bound to acc. */
+size_t leaf_count_account(const struct server *s, const struct account *acc);
+/* /leafz's "leafnodes" count and "leafs" list (null when empty), in
+ * connection order, for the account named acc (NULL or "": all); subs
+ * adds each link's "subscriptions_list" (sorted). */
+void leaf_write_leafz(struct server *s, struct jw *w, const char *acc,
+		      bool subs);
+
 /* ---- interest hooks: a subscription entered or left acc's sublist ---- */
 void leaf_interest_added(struct server *s, struct account *acc,
 			 const struct sub *sub);
 void leaf_interest_removed(struct server *s, struct account *acc,
 			   const struct sub *sub);
+
+/* A mapping with source src was added to acc: its links that have not
+ * announced src yet do so now (the reference's forceAddToSmap). */
+void leaf_mapping_added(struct server *s, struct account *acc,
+			const char *src);
 
 /* ---- delivery (deliver.c) ---- */
 /* The leaf connection that owns sub, or NULL for any other kind. */

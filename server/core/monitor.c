@@ -7,8 +7,9 @@
  *
  * Shapes follow nats-server 2.9.10's monitor.go: key names and order,
  * omitted-when-empty fields, defaults (limit 1024) and option errors.  The
- * parts this server does not run (routes, gateways, leaf nodes,
- * JetStream) report what the reference reports when they are off.
+ * parts this server does not run (routes, gateways) report what the
+ * reference reports when they are off; JetStream's figures come from
+ * js/js_monitor.c.
  *
  * Owns: s->closed (the closed-connection ring, up to max_closed_clients
  * snapshots with owned strings) and s->http_req_stats.  Nothing here
@@ -23,8 +24,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../js/jetstream.h"
+#include "../js/js_monitor.h"
 #include "../lib/timefmt.h"
 #include "../proto/http.h"
+#include "leaf.h"
 #include "server_int.h"
 #include "subject.h"
 
@@ -172,6 +176,25 @@ static int query_connz(const char *q, size_t n, struct monitor_opts *o,
 	return 0;
 }
 
+/* In the reference's order, so the first bad value is the one reported. */
+static int query_jsz(const char *q, size_t n, struct monitor_opts *o,
+		     struct buf *t, struct buf *e)
+{
+	/* leader-only is checked like the reference; a single server leads
+	 * everything, so its value changes nothing. */
+	bool leader_only = false;
+	if (query_string(q, n, "acc", o->acc, sizeof(o->acc), t, e) != 0 ||
+	    query_bool(q, n, "accounts", &o->jsz_accounts, t, e) != 0 ||
+	    query_bool(q, n, "streams", &o->jsz_streams, t, e) != 0 ||
+	    query_bool(q, n, "consumers", &o->jsz_consumers, t, e) != 0 ||
+	    query_bool(q, n, "config", &o->jsz_config, t, e) != 0 ||
+	    query_int(q, n, "offset", &o->offset, t, e) != 0 ||
+	    query_int(q, n, "limit", &o->limit, t, e) != 0 ||
+	    query_bool(q, n, "leader-only", &leader_only, t, e) != 0)
+		return -1;
+	return 0;
+}
+
 int monitor_opts_from_query(enum monitor_ep ep, const char *q, size_t n,
 			    struct monitor_opts *o, struct buf *e)
 {
@@ -213,19 +236,7 @@ int monitor_opts_from_query(enum monitor_ep ep, const char *q, size_t n,
 		rc = query_bool(q, n, "unused", &o->include_unused, &tmp, e);
 		break;
 	case MONITOR_JSZ:
-		rc = query_string(q, n, "acc", o->acc, sizeof(o->acc), &tmp, e);
-		if (rc == 0)
-			rc = query_bool(q, n, "accounts", &o->jsz_accounts, &tmp, e);
-		if (rc == 0)
-			rc = query_bool(q, n, "streams", &o->jsz_streams, &tmp, e);
-		if (rc == 0)
-			rc = query_bool(q, n, "consumers", &o->jsz_consumers, &tmp, e);
-		if (rc == 0)
-			rc = query_bool(q, n, "config", &o->jsz_config, &tmp, e);
-		if (rc == 0)
-			rc = query_int(q, n, "offset", &o->offset, &tmp, e);
-		if (rc == 0)
-			rc = query_int(q, n, "limit", &o->limit, &tmp, e);
+		rc = query_jsz(q, n, o, &tmp, e);
 		break;
 	case MONITOR_HEALTHZ: {
 		bool deprecated = false;
@@ -329,6 +340,8 @@ int monitor_opts_from_json(enum monitor_ep ep, const struct json_doc *d, int obj
 		json_obj_bool(d, obj, "streams", &o->jsz_streams);
 		json_obj_bool(d, obj, "consumer", &o->jsz_consumers);
 		json_obj_bool(d, obj, "config", &o->jsz_config);
+		json_opt_int(d, obj, "offset", &o->offset);
+		json_opt_int(d, obj, "limit", &o->limit);
 		break;
 	case MONITOR_HEALTHZ:
 		json_obj_bool(d, obj, "js-enabled-only", &o->js_enabled_only);
@@ -503,8 +516,8 @@ static void varz_subsystems(struct server *s, struct jw *w)
 	jw_obj_end(w);
 	mon_empty_obj(w, "mqtt");
 	mon_empty_obj(w, "websocket");
-	/* JetStream fills {config, stats, meta} here once it runs. */
-	mon_empty_obj(w, "jetstream");
+	jw_key(w, "jetstream");
+	js_monitor_write_varz(s, w, false);
 }
 
 /* Requests served per path, keys sorted as Go prints a map. */
@@ -547,7 +560,7 @@ static void varz_runtime(struct server *s, struct jw *w)
 	mon_uint(w, "total_connections", s->stats.total_connections);
 	mon_int(w, "routes", 0);
 	mon_int(w, "remotes", 0);
-	mon_int(w, "leafnodes", 0);
+	mon_uint(w, "leafnodes", leaf_count(s));
 	mon_uint(w, "in_msgs", s->stats.in_msgs);
 	mon_uint(w, "out_msgs", s->stats.out_msgs);
 	mon_uint(w, "in_bytes", s->stats.in_bytes);
@@ -588,6 +601,10 @@ void monitor_write_statsz(struct server *s, struct jw *w)
 	mon_msgs_bytes(w, "received", s->stats.in_msgs, s->stats.in_bytes);
 	mon_uint(w, "slow_consumers", s->stats.slow_consumers);
 	mon_int(w, "active_servers", 1);
+	if (jetstream_is_enabled(s)) {
+		jw_key(w, "jetstream");
+		js_monitor_write_varz(s, w, true);
+	}
 	jw_obj_end(w);
 }
 
@@ -911,8 +928,9 @@ static int monitor_write_connz(struct server *s, struct jw *w,
 
 /* ------------------------------------------ routez, gatewayz, leafz */
 
-/* Routes, gateways and leaf nodes do not run in this server yet, so these
- * report what the reference reports without any such connection. */
+/* Routes and gateways do not run in this server yet, so these report what
+ * the reference reports without any such connection.  Leaf links are
+ * listed by leaf.c. */
 static void monitor_write_routez(struct server *s, struct jw *w)
 {
 	jw_obj_begin(w);
@@ -940,14 +958,13 @@ static void monitor_write_gatewayz(struct server *s, struct jw *w)
 	jw_obj_end(w);
 }
 
-static void monitor_write_leafz(struct server *s, struct jw *w)
+static void monitor_write_leafz(struct server *s, struct jw *w,
+				const struct monitor_opts *o)
 {
 	jw_obj_begin(w);
 	mon_str(w, "server_id", s->id);
 	mon_time(w, "now", env_now_wall_ns(s->env));
-	mon_int(w, "leafnodes", 0);
-	jw_key(w, "leafs");
-	jw_null(w);
+	leaf_write_leafz(s, w, o->acc, o->subs);
 	jw_obj_end(w);
 }
 
@@ -1164,8 +1181,8 @@ static void acc_write_detail(struct server *s, struct jw *w, const struct accoun
 	jw_key(w, "complete");
 	jw_bool(w, true);
 	jw_key(w, "jetstream_enabled");
-	jw_bool(w, false);
-	mon_int(w, "leafnode_connections", 0);
+	jw_bool(w, a->js != NULL && a->js->enabled);
+	mon_uint(w, "leafnode_connections", leaf_count_account(s, a));
 	mon_uint(w, "client_connections", a->nconns);
 	mon_uint(w, "subscriptions", sublist_count(a->sl));
 	if (a == s->global_acc)
@@ -1215,11 +1232,11 @@ static int monitor_write_accountz(struct server *s, struct jw *w,
 
 void monitor_write_account_stat(struct server *s, struct jw *w, const struct account *a)
 {
-	UNUSED(s);
 	mon_str(w, "acc", a->name);
 	mon_uint(w, "conns", a->nconns);
-	mon_int(w, "leafnodes", 0);
-	mon_uint(w, "total_conns", a->nconns);
+	size_t leafs = leaf_count_account(s, a);
+	mon_uint(w, "leafnodes", leafs);
+	mon_uint(w, "total_conns", a->nconns + leafs);
 	mon_msgs_bytes(w, "sent", a->out_msgs, a->out_bytes);
 	mon_msgs_bytes(w, "received", a->in_msgs, a->in_bytes);
 	mon_uint(w, "slow_consumers", a->slow_consumers);
@@ -1248,14 +1265,17 @@ static void monitor_write_accstatz(struct server *s, struct jw *w,
 
 /* ------------------------------------------------------ jsz, healthz */
 
-/* What the reference answers while JetStream is off.  The JetStream
- * module replaces this with its own builder once it runs. */
-static void monitor_write_jsz(struct server *s, struct jw *w)
+/* While JetStream runs js_monitor.c builds the answer; this is what the
+ * reference answers while it is off. */
+static int monitor_write_jsz(struct server *s, struct jw *w,
+			     const struct monitor_opts *o, struct buf *err)
 {
 	static const char *const zeros[] = {
 		"memory", "storage", "reserved_memory", "reserved_storage", "accounts",
 		"ha_assets",
 	};
+	if (jetstream_is_enabled(s))
+		return js_monitor_write_jsz(s, w, o, err);
 	jw_obj_begin(w);
 	mon_str(w, "server_id", s->id);
 	mon_time(w, "now", env_now_wall_ns(s->env));
@@ -1278,31 +1298,37 @@ static void monitor_write_jsz(struct server *s, struct jw *w)
 	mon_int(w, "messages", 0);
 	mon_int(w, "bytes", 0);
 	jw_obj_end(w);
+	return 0;
 }
 
-/* NULL when healthy, else why not. */
-static const char *healthz_problem(struct server *s, const struct monitor_opts *o)
+/* NULL when healthy, else why not, with the status word the reference
+ * gives that problem ("error" or "unavailable"). */
+static const char *healthz_problem(struct server *s, const struct monitor_opts *o,
+				   const char **status)
 {
-	UNUSED(o);
-	if (!s->running)
+	*status = "ok";
+	if (!s->running) {
+		*status = "error";
 		return "server not ready for connections";
-	/* JetStream's health (enabled, meta leader, assets current) is
-	 * checked here once it runs; without it the server is healthy, as
-	 * the reference is with JetStream not configured. */
-	return NULL;
+	}
+	/* JetStream configured: enabled, then (clustered) meta leader and
+	 * assets current; healthy without it, as the reference. */
+	return js_monitor_health(s, o, status);
 }
 
 bool monitor_healthy(struct server *s, const struct monitor_opts *o)
 {
-	return healthz_problem(s, o) == NULL;
+	const char *status;
+	return healthz_problem(s, o, &status) == NULL;
 }
 
 static void monitor_write_healthz(struct server *s, struct jw *w,
 				  const struct monitor_opts *o)
 {
-	const char *why = healthz_problem(s, o);
+	const char *status;
+	const char *why = healthz_problem(s, o, &status);
 	jw_obj_begin(w);
-	mon_str(w, "status", why == NULL ? "ok" : "error");
+	mon_str(w, "status", status);
 	mon_str_opt(w, "error", why);
 	jw_obj_end(w);
 }
@@ -1323,7 +1349,7 @@ int monitor_write(struct server *s, enum monitor_ep ep, const struct monitor_opt
 		monitor_write_gatewayz(s, w);
 		return 0;
 	case MONITOR_LEAFZ:
-		monitor_write_leafz(s, w);
+		monitor_write_leafz(s, w, o);
 		return 0;
 	case MONITOR_SUBSZ:
 		return monitor_write_subsz(s, w, o, err);
@@ -1333,8 +1359,7 @@ int monitor_write(struct server *s, enum monitor_ep ep, const struct monitor_opt
 		monitor_write_accstatz(s, w, o);
 		return 0;
 	case MONITOR_JSZ:
-		monitor_write_jsz(s, w);
-		return 0;
+		return monitor_write_jsz(s, w, o, err);
 	case MONITOR_HEALTHZ:
 		monitor_write_healthz(s, w, o);
 		return 0;
@@ -1433,8 +1458,11 @@ static void http_metrics(struct server *s, struct buf *b)
 		    (double)s->mem.live_bytes);
 	prom_metric(b, s->id, "uptime_seconds", "gauge", "Seconds since start",
 		    (double)(up_ns / 1000000000));
+	struct monitor_opts o;
+	monitor_opts_init(&o);
 	prom_metric(b, s->id, "healthy", "gauge", "1 when /healthz answers ok",
-		    s->running ? 1 : 0);
+		    monitor_healthy(s, &o) ? 1 : 0);
+	js_monitor_write_metrics(s, b);
 }
 
 static void http_reply_text(struct monitor_reply *r, int status, const char *text)

@@ -143,15 +143,13 @@ static int jetstream_account_setup(struct server *s, struct account *acc)
 					 js_api_request, ja);
 	if (ja->api_sub == NULL)
 		return -1;
-	if (js->api_domain_prefix != NULL) {
-		char subj[300];
-		snprintf(subj, sizeof(subj), "%s.>", js->api_domain_prefix);
-		ja->api_domain_sub = internal_subscribe(s, acc, subj, NULL,
-							js_api_domain_request,
-							ja);
-		if (ja->api_domain_sub == NULL)
-			return -1;
-	}
+	/* With a domain the API is also $JS.<domain>.API, reached through
+	 * the account mappings of leafnode-protocol.md section 8.2 (as the
+	 * reference does), so leaf peers hear the mapping sources as interest
+	 * and $JS.<domain>.API.$KV.> reaches $KV.>. */
+	if (js->domain != NULL && ja->enabled &&
+	    !account_add_js_domain_mappings(s, acc, js->domain))
+		return -1;
 	if (ja->enabled)
 		stream_restore_all(ja);
 	return 0;
@@ -227,6 +225,20 @@ static int jetstream_new(struct server *s)
 	return 0;
 }
 
+/* Creates path and every missing folder above it, like the reference's
+ * os.MkdirAll; the last result (ENV_EEXIST is fine). */
+static int jetstream_mkdir_all(struct env *e, char *path)
+{
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		e->dir_create(e, path);
+		*p = '/';
+	}
+	return e->dir_create(e, path);
+}
+
 int jetstream_start(struct server *s, struct buf *err)
 {
 	if (!s->opts->jetstream.enabled || s->js != NULL)
@@ -237,17 +249,7 @@ int jetstream_start(struct server *s, struct buf *err)
 	}
 	jetstream_log_banner(s);
 	struct env *e = s->env;
-	int rc = e->dir_create(e, s->js->store_root);
-	if (rc < 0 && rc != ENV_EEXIST) {
-		/* The parent may be missing: create it, then try again. */
-		char *slash = strrchr(s->js->store_root, '/');
-		if (slash != NULL && slash != s->js->store_root) {
-			*slash = '\0';
-			e->dir_create(e, s->js->store_root);
-			*slash = '/';
-		}
-		rc = e->dir_create(e, s->js->store_root);
-	}
+	int rc = jetstream_mkdir_all(e, s->js->store_root);
 	if (rc < 0 && rc != ENV_EEXIST) {
 		buf_appendf(err, "could not create storage directory - %s",
 			    env_strerror(rc));

@@ -48,7 +48,7 @@ struct js_account {
 	bool enabled;                  /* JetStream may be used here */
 	struct opts_js_limits limits;  /* -1 = unlimited */
 	struct sub *api_sub;           /* "$JS.API.>" */
-	struct sub *api_domain_sub;    /* "$JS.<domain>.API.>" or NULL */
+	struct sub *api_domain_sub;    /* NULL: the domain API is mapped */
 	struct stream **streams;       /* sorted by name, owned */
 	size_t n_streams;
 	size_t cap_streams;

@@ -17,6 +17,7 @@
 #include "../lib/assert.h"
 #include "jetstream.h"
 #include "js_api.h"
+#include "consumer.h"
 #include "js_json.h"
 #include "stream.h"
 
@@ -102,6 +103,9 @@ struct api_req {
 	struct js_account *ja;
 	struct server *srv;
 	const char *stream;            /* the subject's stream token or NULL */
+	const char *consumer;          /* the subject's consumer token or NULL */
+	const char *filter;            /* CONSUMER.CREATE's filter or NULL */
+	bool legacy_durable;           /* CONSUMER.DURABLE.CREATE */
 	const char *body;
 	size_t body_len;
 	const char *reply;             /* NULL when the request has none */
@@ -125,6 +129,7 @@ enum api_extra {
 	API_EXTRA_NONE = 0,
 	API_EXTRA_PAGED,               /* total/offset/limit also on errors */
 	API_EXTRA_PURGED,              /* "purged":0 also on errors */
+	API_EXTRA_CONSUMERS,           /* paged, and "consumers":[] */
 };
 
 struct api_route {
@@ -145,6 +150,34 @@ static int api_stream_list(struct api_req *r);
 static int api_stream_purge(struct api_req *r);
 static int api_msg_get(struct api_req *r);
 static int api_msg_delete(struct api_req *r);
+static int api_consumer_create(struct api_req *r);
+static int api_consumer_info(struct api_req *r);
+static int api_consumer_delete(struct api_req *r);
+static int api_consumer_names(struct api_req *r);
+static int api_consumer_list(struct api_req *r);
+
+/* CONSUMER.* subjects: the route and how many tokens follow its name
+ * (stream, stream.consumer, or at least stream for create). */
+struct api_consumer_route {
+	struct api_route rt;
+	int min_tokens;
+	int max_tokens;
+};
+
+static const struct api_consumer_route api_consumer_routes[] = {
+	{ { "CONSUMER.DURABLE.CREATE", "consumer_create_response", true,
+	    API_EXTRA_NONE, api_consumer_create }, 2, 2 },
+	{ { "CONSUMER.CREATE", "consumer_create_response", true,
+	    API_EXTRA_NONE, api_consumer_create }, 1, 64 },
+	{ { "CONSUMER.INFO", "consumer_info_response", true, API_EXTRA_NONE,
+	    api_consumer_info }, 2, 2 },
+	{ { "CONSUMER.DELETE", "consumer_delete_response", true,
+	    API_EXTRA_NONE, api_consumer_delete }, 2, 2 },
+	{ { "CONSUMER.NAMES", "consumer_names_response", true,
+	    API_EXTRA_CONSUMERS, api_consumer_names }, 1, 1 },
+	{ { "CONSUMER.LIST", "consumer_list_response", true,
+	    API_EXTRA_CONSUMERS, api_consumer_list }, 1, 1 },
+};
 
 static const struct api_route api_routes[] = {
 	{ "INFO", "account_info_response", false, API_EXTRA_NONE, api_info },
@@ -201,6 +234,15 @@ static void api_write_extra_on_error(struct api_req *r,
 		jw_int(&r->w, 0);
 		jw_key(&r->w, "limit");
 		jw_int(&r->w, 0);
+	} else if (rt->extra == API_EXTRA_CONSUMERS) {
+		jw_key(&r->w, "total");
+		jw_int(&r->w, 0);
+		jw_key(&r->w, "offset");
+		jw_int(&r->w, 0);
+		jw_key(&r->w, "limit");
+		jw_int(&r->w, 0);
+		jw_key(&r->w, "consumers");
+		jw_raw(&r->w, "[]", 2);
 	} else if (rt->extra == API_EXTRA_PURGED) {
 		jw_key(&r->w, "purged");
 		jw_int(&r->w, 0);
@@ -244,6 +286,61 @@ static void api_run(struct api_req *r, const struct api_route *rt)
 	buf_free(&r->out);
 }
 
+/* Splits rest (a copy the caller owns) into the tokens after a consumer
+ * route's name: r->stream, r->consumer and r->filter. */
+static const struct api_route *api_consumer_route_find(char *rest,
+						       struct api_req *r)
+{
+	for (size_t i = 0; i < ARRAY_LEN(api_consumer_routes); i++) {
+		const struct api_consumer_route *cr = &api_consumer_routes[i];
+		size_t n = strlen(cr->rt.name);
+		if (strncmp(rest, cr->rt.name, n) != 0 || rest[n] != '.')
+			continue;
+		char *p = rest + n + 1;
+		size_t len = strlen(p);
+		int ntok = len > 0 ? (int)subject_token_count(p, len) : 0;
+		if (len == 0 || ntok < cr->min_tokens || ntok > cr->max_tokens)
+			return NULL;
+		r->legacy_durable = i == 0;
+		r->stream = p;
+		char *dot = strchr(p, '.');
+		if (dot != NULL) {
+			*dot = '\0';
+			r->consumer = dot + 1;
+			dot = strchr(dot + 1, '.');
+			/* The reference takes a filter only from the eighth
+			 * token of the full subject on. */
+			if (dot != NULL) {
+				*dot = '\0';
+				if (strchr(dot + 1, '.') != NULL)
+					r->filter = dot + 1;
+			}
+		}
+		return &cr->rt;
+	}
+	return NULL;
+}
+
+/* MSG.NEXT.<stream>.<consumer>: served by the consumer, without the API
+ * envelope and not counted (the reference serves it from the consumer's
+ * own subscription). */
+static void api_msg_next(struct js_account *ja, const char *rest,
+			 const struct pubmsg *m, const char *reply)
+{
+	char name[STREAM_NAME_MAX + CONSUMER_NAME_MAX + 2];
+	const char *dot = strchr(rest, '.');
+	if (!ja->enabled || dot == NULL || strchr(dot + 1, '.') != NULL ||
+	    strlen(rest) >= sizeof(name))
+		return;
+	memcpy(name, rest, (size_t)(dot - rest));
+	name[dot - rest] = '\0';
+	struct stream *st = js_account_find_stream(ja, name);
+	struct consumer *c = st ? stream_find_consumer(st, dot + 1) : NULL;
+	if (c != NULL)
+		consumer_next_request(c, reply, m->data + m->header_len,
+				      m->total_len - m->header_len);
+}
+
 /* DIRECT.GET.<stream>[.<subject>]: answered by the stream itself, and not
  * at all when the stream does not allow it (like the reference). */
 static void api_direct_get(struct js_account *ja, const char *rest,
@@ -283,7 +380,18 @@ static void api_dispatch(struct js_account *ja, const char *rest,
 		api_direct_get(ja, rest + 11, r.body, r.body_len, r.reply);
 		return;
 	}
-	const struct api_route *rt = api_route_find(rest, &r.stream);
+	if (strncmp(rest, "CONSUMER.MSG.NEXT.", 18) == 0) {
+		api_msg_next(ja, rest + 18, m, r.reply);
+		return;
+	}
+	char copy[1024];
+	const struct api_route *rt = NULL;
+	if (strncmp(rest, "CONSUMER.", 9) == 0) {
+		snprintf(copy, sizeof(copy), "%s", rest);
+		rt = api_consumer_route_find(copy, &r);
+	} else {
+		rt = api_route_find(rest, &r.stream);
+	}
 	if (rt == NULL)
 		return; /* like the reference: unknown API subjects get nothing */
 	r.bad_json = js_json_parse_body(&r.doc, &s->mem, r.body, r.body_len,
@@ -368,8 +476,11 @@ static int api_info(struct api_req *r)
 	jw_uint(&r->w, storage);
 	jw_key(&r->w, "streams");
 	jw_uint(&r->w, ja->n_streams);
+	uint64_t consumers = 0;
+	for (size_t i = 0; i < ja->n_streams; i++)
+		consumers += stream_consumer_count(ja->streams[i]);
 	jw_key(&r->w, "consumers");
-	jw_int(&r->w, 0);
+	jw_uint(&r->w, consumers);
 	api_write_limits(&r->w, &ja->limits);
 	if (ja->js->domain != NULL) {
 		jw_key(&r->w, "domain");
@@ -721,4 +832,201 @@ static int api_msg_delete(struct api_req *r)
 	jw_key(&r->w, "success");
 	jw_bool(&r->w, true);
 	return 0;
+}
+
+/* ----------------------------------------------------------- consumers */
+
+/* The reference's isEmptyRequest: no body, or an object without fields. */
+static bool api_is_empty(const struct api_req *r)
+{
+	return r->empty || (r->has_doc && r->doc.toks[0].count == 0);
+}
+
+/* Create's subject checks, in the reference's order. */
+static int api_consumer_subject_checks(struct api_req *r,
+				       struct consumer_config *cfg)
+{
+	struct mem *mem = &r->srv->mem;
+	const char *cn = r->consumer;
+	if (cn != NULL && strpbrk(cn, "/\\") != NULL) {
+		js_error_set(&r->e, JS_ERR_CONSUMER_NAME_CONTAINS_PATH_SEPARATORS,
+			     NULL);
+		return -1;
+	}
+	if (r->legacy_durable) {
+		if (cfg->durable == NULL) {
+			js_error_set(&r->e, JS_ERR_CONSUMER_DURABLE_NAME_NOT_SET,
+				     NULL);
+			return -1;
+		}
+		if (strcmp(cn, cfg->durable) != 0) {
+			js_error_set(&r->e,
+				     JS_ERR_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT,
+				     NULL);
+			return -1;
+		}
+	} else if (cn != NULL) {
+		if (cfg->durable != NULL && strcmp(cn, cfg->durable) != 0) {
+			js_error_set(&r->e,
+				     JS_ERR_CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT,
+				     NULL);
+			return -1;
+		}
+		char *name = mem_strdup(mem, cn);
+		if (name == NULL) {
+			js_error_set(&r->e, JS_ERR_CONSUMER_CREATE, "out of memory");
+			return -1;
+		}
+		mem_free(mem, cfg->name);
+		cfg->name = name;
+	} else if (cfg->durable != NULL) {
+		js_error_set(&r->e, JS_ERR_CONSUMER_EPHEMERAL_WITH_DURABLE_NAME,
+			     NULL);
+		return -1;
+	}
+	if (r->filter != NULL && (cfg->filter_subject == NULL ||
+				  strcmp(cfg->filter_subject, r->filter) != 0)) {
+		js_error_set(&r->e, JS_ERR_CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH,
+			     NULL);
+		return -1;
+	}
+	if (cfg->replicas > 1) {
+		js_error_set(&r->e, JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* {"stream_name":"S","config":{...}} */
+static int api_consumer_decode(struct api_req *r, struct consumer_config *cfg)
+{
+	struct mem *mem = &r->srv->mem;
+	char *sname = NULL;
+	int ct;
+	memset(cfg, 0, sizeof(*cfg));
+	if (!r->has_doc ||
+	    js_json_str(mem, &r->doc, 0, "stream_name", &sname) < 0)
+		return api_bad_json(r);
+	ct = json_obj_get_fold(&r->doc, 0, "config");
+	if (ct >= 0 && json_type_of(&r->doc, ct) != JSON_NULL &&
+	    consumer_config_decode(mem, &r->doc, ct, cfg) != 0) {
+		mem_free(mem, sname);
+		return api_bad_json(r);
+	}
+	bool match = sname != NULL && strcmp(sname, r->stream) == 0;
+	mem_free(mem, sname);
+	if (!match) {
+		consumer_config_free(mem, cfg);
+		js_error_set(&r->e, JS_ERR_STREAM_MISMATCH, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int api_consumer_create(struct api_req *r)
+{
+	struct mem *mem = &r->srv->mem;
+	struct consumer_config cfg;
+	if (api_consumer_decode(r, &cfg) != 0)
+		return -1;
+	if (api_consumer_subject_checks(r, &cfg) != 0) {
+		consumer_config_free(mem, &cfg);
+		return -1;
+	}
+	struct stream *st = api_find_stream(r);
+	struct consumer *c;
+	if (st == NULL) {
+		consumer_config_free(mem, &cfg);
+		return -1;
+	}
+	if (consumer_create(st, &cfg, &c, &r->e) != 0)
+		return -1;
+	consumer_write_info(c, &r->w);
+	return 0;
+}
+
+static struct consumer *api_find_consumer(struct api_req *r)
+{
+	struct stream *st = api_find_stream(r);
+	if (st == NULL)
+		return NULL;
+	struct consumer *c = stream_find_consumer(st, r->consumer);
+	if (c == NULL)
+		js_error_set(&r->e, JS_ERR_CONSUMER_NOT_FOUND, NULL);
+	return c;
+}
+
+static int api_consumer_info(struct api_req *r)
+{
+	if (!api_is_empty(r)) {
+		js_error_set(&r->e, JS_ERR_NOT_EMPTY_REQUEST, NULL);
+		return -1;
+	}
+	struct consumer *c = api_find_consumer(r);
+	if (c == NULL)
+		return -1;
+	consumer_write_info(c, &r->w);
+	return 0;
+}
+
+static int api_consumer_delete(struct api_req *r)
+{
+	if (!api_is_empty(r)) {
+		js_error_set(&r->e, JS_ERR_NOT_EMPTY_REQUEST, NULL);
+		return -1;
+	}
+	struct consumer *c = api_find_consumer(r);
+	if (c == NULL)
+		return -1;
+	consumer_delete(c);
+	jw_key(&r->w, "success");
+	jw_bool(&r->w, true);
+	return 0;
+}
+
+static int api_consumer_list_common(struct api_req *r, bool names)
+{
+	int64_t offset = 0;
+	if (!api_is_empty(r) &&
+	    (!r->has_doc || js_json_int(&r->doc, 0, "offset", &offset) < 0))
+		return api_bad_json(r);
+	struct stream *st = api_find_stream(r);
+	if (st == NULL)
+		return -1;
+	size_t total = stream_consumer_count(st);
+	size_t limit = names ? JS_API_NAMES_LIMIT : JS_API_LIST_LIMIT;
+	if (offset < 0)
+		offset = 0;
+	if ((size_t)offset > total)
+		offset = (int64_t)total;
+	jw_key(&r->w, "total");
+	jw_uint(&r->w, total);
+	jw_key(&r->w, "offset");
+	jw_int(&r->w, offset);
+	jw_key(&r->w, "limit");
+	jw_uint(&r->w, limit);
+	jw_key(&r->w, "consumers");
+	jw_arr_begin(&r->w);
+	for (size_t i = (size_t)offset, n = 0; i < total && n < limit; i++, n++) {
+		struct consumer *c = stream_consumer_at(st, i);
+		if (names) {
+			jw_str(&r->w, consumer_name(c));
+		} else {
+			jw_obj_begin(&r->w);
+			consumer_write_info(c, &r->w);
+			jw_obj_end(&r->w);
+		}
+	}
+	jw_arr_end(&r->w);
+	return 0;
+}
+
+static int api_consumer_names(struct api_req *r)
+{
+	return api_consumer_list_common(r, true);
+}
+
+static int api_consumer_list(struct api_req *r)
+{
+	return api_consumer_list_common(r, false);
 }

@@ -18,6 +18,7 @@
 #include "../lib/assert.h"
 #include "../lib/hash.h"
 #include "../lib/timefmt.h"
+#include "consumer.h"
 #include "jetstream.h"
 #include "js_json.h"
 #include "stream.h"
@@ -60,6 +61,9 @@ struct stream {
 	char *last_msg_id;             /* last stored Nats-Msg-Id, owned */
 	struct buf scratch;            /* loads and responses */
 	struct buf out;                /* response building */
+	struct consumer **consumers;   /* sorted by name, owned */
+	size_t n_consumers, cap_consumers;
+	bool purging;                  /* removals are a purge, not acks */
 };
 
 /* ====================================================== configuration */
@@ -669,6 +673,7 @@ static struct server *stream_server(const struct stream *st)
 
 static void stream_msg_in(void *arg, struct sub *sub, struct conn *from,
 			  struct account *acc, const struct pubmsg *m);
+static void stream_purge_consumers(struct stream *st, const char *filter);
 
 static void stream_unsubscribe_all(struct stream *st)
 {
@@ -700,6 +705,21 @@ static int stream_subscribe_all(struct stream *st, struct js_error *e)
 		st->subs[st->n_subs++] = sub;
 	}
 	return 0;
+}
+
+/* The store removed a message (limits, age, purge, delete, acks): the
+ * consumers forget it. */
+static void stream_store_removed(void *arg, uint64_t seq, const char *subject,
+				 size_t subject_len)
+{
+	struct stream *st = arg;
+	UNUSED(subject);
+	UNUSED(subject_len);
+	/* A purge moves the consumers itself (stream_purge_consumers). */
+	if (st->purging)
+		return;
+	for (size_t i = 0; i < st->n_consumers; i++)
+		consumer_msg_removed(st->consumers[i], seq);
 }
 
 static void stream_limits_of(const struct stream_config *c,
@@ -774,6 +794,7 @@ static int stream_open_store(struct stream *st, struct js_error *e)
 		.env = s->env, .mem = st->mem, .kind = st->cfg.storage,
 		.dir = st->dir, .first_seq = 1,
 		.sync_interval_ns = st->ja->js->sync_interval_ns,
+		.removed = stream_store_removed, .removed_arg = st,
 	};
 	stream_limits_of(&st->cfg, &sc.limits);
 	struct store_report rep;
@@ -876,6 +897,18 @@ void stream_destroy(struct stream *st, bool remove_files)
 		return;
 	struct server *s = stream_server(st);
 	stream_unsubscribe_all(st);
+	while (st->n_consumers > 0)
+		consumer_destroy(st->consumers[st->n_consumers - 1],
+				 remove_files);
+	mem_free(st->mem, st->consumers);
+	if (remove_files && st->dir != NULL) {
+		struct buf obs;
+		buf_init(&obs, st->mem);
+		buf_appendf(&obs, "%s/obs", st->dir);
+		if (!obs.oom)
+			s->env->file_remove(s->env, obs.data);
+		buf_free(&obs);
+	}
 	if (st->store != NULL) {
 		if (remove_files)
 			store_delete(st->store);
@@ -1286,15 +1319,50 @@ static void stream_after_store(struct stream *st, const struct pubmsg *m,
 	}
 	if (h->rollup != NULL) {
 		uint64_t purged = 0;
+		char subj[512];
+		bool by_subject = h->rollup[0] == 's' &&
+				  m->subject_len < sizeof(subj);
+		st->purging = true;
 		if (h->rollup[0] == 's')
 			store_purge(st->store, m->subject, m->subject_len, 0, 1,
 				    &purged);
 		else
 			store_purge(st->store, NULL, 0, seq, 0, &purged);
+		st->purging = false;
+		if (by_subject) {
+			memcpy(subj, m->subject, m->subject_len);
+			subj[m->subject_len] = '\0';
+		}
+		stream_purge_consumers(st, by_subject ? subj : NULL);
 	}
 	stream_republish(st, m->subject, m->subject_len, m->data,
 			 m->header_len, m->data + m->header_len,
 			 m->total_len - m->header_len, seq, subj_last);
+}
+
+/* Interest retention: a message no consumer would see takes a sequence
+ * but is not stored (the reference's SkipMsg), and is acked at once. */
+static bool stream_skip_no_interest(struct stream *st, const struct pubmsg *m,
+				    const char *reply)
+{
+	if (st->cfg.retention != STREAM_RETENTION_INTEREST)
+		return false;
+	for (size_t i = 0; i < st->n_consumers; i++) {
+		const char *f = consumer_filter(st->consumers[i]);
+		if (f == NULL ||
+		    subject_matches(m->subject, m->subject_len, f, strlen(f)))
+			return false;
+	}
+	struct store_state ss;
+	store_get_state(st->store, &ss);
+	if (store_skip_to(st->store, ss.last_seq + 2) != 0)
+		return false;
+	if (reply != NULL && !st->cfg.no_ack) {
+		stream_pub_ack_ok(st, &st->out, ss.last_seq + 1, false);
+		if (!st->out.oom)
+			js_api_send(st->ja, reply, st->out.data, st->out.len);
+	}
+	return true;
 }
 
 static void stream_store_msg(struct stream *st, const struct pubmsg *m,
@@ -1312,6 +1380,8 @@ static void stream_store_msg(struct stream *st, const struct pubmsg *m,
 		return;
 	}
 	uint64_t subj_last = 0, seq = 0;
+	if (stream_skip_no_interest(st, m, reply))
+		return;
 	if (st->republish != NULL)
 		subj_last = stream_last_seq_of(st, m->subject, m->subject_len);
 	int src = store_append(st->store, m->subject, m->subject_len,
@@ -1329,6 +1399,8 @@ static void stream_store_msg(struct stream *st, const struct pubmsg *m,
 	stream_after_store(st, m, &h, seq, subj_last);
 	if (reply != NULL && !st->cfg.no_ack)
 		stream_ack_when_synced(st, reply, strlen(reply), seq);
+	for (size_t i = 0; i < st->n_consumers; i++)
+		consumer_msg_stored(st->consumers[i], seq);
 }
 
 /* The internal subscription on one of the stream's subjects. */
@@ -1444,7 +1516,7 @@ static void stream_write_state(struct stream *st, struct jw *w,
 		}
 	}
 	jw_key(w, "consumer_count");
-	jw_int(w, 0);
+	jw_uint(w, st->n_consumers);
 	jw_obj_end(w);
 }
 
@@ -1468,6 +1540,29 @@ void stream_write_info(struct stream *st, struct jw *w,
 	if (st->ja->js->domain != NULL) {
 		jw_key(w, "domain");
 		jw_str(w, st->ja->js->domain);
+	}
+}
+
+/* After a purge the consumers start after what is gone (the reference's
+ * consumer purge with the stream's first and last sequence; a subject
+ * purge uses the first message left on that subject). */
+static void stream_purge_consumers(struct stream *st, const char *filter)
+{
+	struct store_state ss;
+	struct store_msg sm;
+	store_get_state(st->store, &ss);
+	uint64_t first = ss.first_seq;
+	if (filter != NULL)
+		first = store_load_next(st->store, filter, strlen(filter),
+					ss.first_seq, &sm, &st->scratch) == 0
+			? sm.seq : 0;
+	for (size_t i = 0; i < st->n_consumers; i++) {
+		struct consumer *c = st->consumers[i];
+		const char *f = consumer_filter(c);
+		if (filter != NULL && f != NULL &&
+		    !subject_is_subset(filter, strlen(filter), f, strlen(f)))
+			continue;
+		consumer_purged(c, first, ss.last_seq);
 	}
 }
 
@@ -1499,8 +1594,12 @@ int stream_api_purge(struct stream *st, const struct json_doc *req,
 		return -1;
 	}
 	bool all = filter == NULL || filter[0] == '\0' || strcmp(filter, ">") == 0;
+	st->purging = true;
 	int rc = store_purge(st->store, all ? NULL : filter,
 			     all ? 0 : strlen(filter), seq, keep, &purged);
+	st->purging = false;
+	if (rc == 0)
+		stream_purge_consumers(st, all ? NULL : filter);
 	mem_free(st->mem, filter);
 	if (rc != 0) {
 		js_error_set(e, JS_ERR_STREAM_PURGE_FAILED, store_strerror(rc));
@@ -1745,6 +1844,11 @@ void stream_invariants(const struct stream *st)
 	ASSERT(n >= st->dedupe.count);
 	if (!store_invariants(st->store, why, sizeof(why)))
 		assert_fail(why, __FILE__, __LINE__);
+	for (size_t i = 0; i < st->n_consumers; i++) {
+		ASSERT(i == 0 || strcmp(consumer_name(st->consumers[i - 1]),
+					consumer_name(st->consumers[i])) < 0);
+		consumer_invariants(st->consumers[i]);
+	}
 }
 
 /* ============================================================ restore */
@@ -1852,6 +1956,7 @@ static void stream_restore_one(struct restore_ctx *rc, const char *name)
 		return;
 	}
 	stream_dedupe_rebuild(st);
+	consumer_restore_all(st);
 	struct store_state ss;
 	store_get_state(st->store, &ss);
 	LOGI(&s->log, "  Restored %llu messages for stream '%s > %s'",
@@ -1882,4 +1987,137 @@ void stream_restore_all(struct js_account *ja)
 	buf_free(&dir);
 	buf_free(&rc.path);
 	buf_free(&rc.data);
+}
+
+/* ========================================================= consumers */
+
+static size_t stream_consumer_pos(const struct stream *st, const char *name,
+				  bool *found)
+{
+	size_t lo = 0, hi = st->n_consumers;
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(consumer_name(st->consumers[mid]), name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct consumer *stream_find_consumer(const struct stream *st,
+				      const char *name)
+{
+	bool found;
+	size_t i = stream_consumer_pos(st, name, &found);
+	return found ? st->consumers[i] : NULL;
+}
+
+size_t stream_consumer_count(const struct stream *st)
+{
+	return st->n_consumers;
+}
+
+struct consumer *stream_consumer_at(const struct stream *st, size_t i)
+{
+	ASSERT(i < st->n_consumers);
+	return st->consumers[i];
+}
+
+bool stream_add_consumer(struct stream *st, struct consumer *c)
+{
+	bool found;
+	size_t i = stream_consumer_pos(st, consumer_name(c), &found);
+	ASSERT(!found);
+	if (st->n_consumers == st->cap_consumers) {
+		size_t cap = st->cap_consumers ? st->cap_consumers * 2 : 4;
+		struct consumer **n = mem_realloc(st->mem, st->consumers,
+						  cap * sizeof(*n));
+		if (n == NULL)
+			return false;
+		st->consumers = n;
+		st->cap_consumers = cap;
+	}
+	memmove(&st->consumers[i + 1], &st->consumers[i],
+		(st->n_consumers - i) * sizeof(*st->consumers));
+	st->consumers[i] = c;
+	st->n_consumers++;
+	return true;
+}
+
+void stream_remove_consumer(struct stream *st, struct consumer *c)
+{
+	for (size_t i = 0; i < st->n_consumers; i++) {
+		if (st->consumers[i] != c)
+			continue;
+		memmove(&st->consumers[i], &st->consumers[i + 1],
+			(st->n_consumers - i - 1) * sizeof(*st->consumers));
+		st->n_consumers--;
+		return;
+	}
+}
+
+struct store *stream_store(const struct stream *st)
+{
+	return st->store;
+}
+
+struct js_account *stream_account(const struct stream *st)
+{
+	return st->ja;
+}
+
+const char *stream_dir(const struct stream *st)
+{
+	return st->dir;
+}
+
+uint64_t stream_seq_for_time(struct stream *st, int64_t unix_ns)
+{
+	return stream_seq_from_time(st, unix_ns);
+}
+
+static bool stream_needed_by_others(struct stream *st,
+				    const struct consumer *except,
+				    const struct store_msg *sm)
+{
+	for (size_t i = 0; i < st->n_consumers; i++) {
+		const struct consumer *o = st->consumers[i];
+		if (o != except && consumer_needs_ack(o, sm->seq, sm->subject,
+						      sm->subject_len))
+			return true;
+	}
+	return false;
+}
+
+void stream_ack_msg(struct stream *st, const struct consumer *c, uint64_t seq)
+{
+	if (st->cfg.retention == STREAM_RETENTION_LIMITS)
+		return;
+	struct store_msg sm;
+	if (store_load(st->store, seq, &sm, &st->scratch) != 0)
+		return;
+	if (st->cfg.retention == STREAM_RETENTION_INTEREST &&
+	    stream_needed_by_others(st, c, &sm))
+		return;
+	store_remove(st->store, seq, false);
+}
+
+void stream_check_interest(struct stream *st, uint64_t from_seq)
+{
+	if (st->cfg.retention != STREAM_RETENTION_INTEREST)
+		return;
+	struct store_msg sm;
+	uint64_t seq = from_seq;
+	while (store_load_next(st->store, NULL, 0, seq, &sm, &st->scratch) == 0) {
+		seq = sm.seq + 1;
+		if (!stream_needed_by_others(st, NULL, &sm))
+			store_remove(st->store, sm.seq, false);
+	}
 }

@@ -142,6 +142,32 @@ void stream_direct_get(struct stream *st, const char *subject_tail,
  * dedupe list); ASSERTs on failure. */
 void stream_invariants(const struct stream *st);
 
+/* ---- consumers (consumer.c) ----
+ * A stream owns its consumers, sorted by name. */
+struct consumer;
+struct consumer *stream_find_consumer(const struct stream *st,
+				      const char *name);
+size_t stream_consumer_count(const struct stream *st);
+struct consumer *stream_consumer_at(const struct stream *st, size_t i);
+/* Takes ownership of c; false when memory ran out. */
+bool stream_add_consumer(struct stream *st, struct consumer *c);
+/* Unlinks c (the caller frees it); a no-op when not linked. */
+void stream_remove_consumer(struct stream *st, struct consumer *c);
+struct store *stream_store(const struct stream *st);
+struct js_account *stream_account(const struct stream *st);
+/* The stream's directory (also for memory streams: consumer files of
+ * file streams live in "<dir>/obs"). */
+const char *stream_dir(const struct stream *st);
+/* The first sequence stored at or after the wall clock time. */
+uint64_t stream_seq_for_time(struct stream *st, int64_t unix_ns);
+/* c acked seq (or delivered it without acks): with interest or work
+ * queue retention the message goes once no other consumer needs it. */
+void stream_ack_msg(struct stream *st, const struct consumer *c,
+		    uint64_t seq);
+/* Interest retention after a consumer went away: removes the messages
+ * from from_seq on that no remaining consumer needs. */
+void stream_check_interest(struct stream *st, uint64_t from_seq);
+
 /* Restores the streams found in ja's directory.  Problems are logged and
  * the stream skipped; never fatal. */
 void stream_restore_all(struct js_account *ja);

@@ -1,0 +1,843 @@
+/*
+ * test_monitor_js.c - JetStream in the monitoring endpoints, side by side
+ * with the reference: /jsz and its options, the "jetstream" object of
+ * /varz, /healthz with JetStream, $SYS.REQ.SERVER.PING.JSZ, and the
+ * JetStream advisories.
+ *
+ * Each test starts the server under test ($NATS_TEST_SERVER) and the
+ * reference nats-server 2.9.10 with the same configuration (JetStream on,
+ * accounts A and B with JetStream, C without, a system account), creates
+ * the same streams with the same messages through nats.c requests, then
+ * compares: every key the reference returns must be in ours (nested
+ * objects and the first element of arrays included), and the figures the
+ * clients caused (streams, messages, bytes, accounts, API counts, the
+ * accounts selected by acc/offset/limit) must be equal on both and equal
+ * to what the test expects.  Against the reference itself (suite
+ * 'reference') the comparison is trivially true and the value checks still
+ * prove the test right.
+ *
+ * The advisory test needs the advisory calls wired into the JetStream API
+ * (js_api.c); until they are, it runs against natsd only with
+ * NATS_TEST_JS_ADVISORIES=1 (always against the reference).
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "lib/buf.h"
+#include "lib/json.h"
+#include "lib/mem.h"
+
+#define REFERENCE_SERVER "/usr/sbin/nats-server"
+#define HTTP_TIMEOUT_MS 5000
+#define REQ_TIMEOUT_MS 3000
+
+struct mon_server {
+	struct harness_server srv;
+	char dir[256];                 /* ports file and store */
+	int http_port;
+};
+
+static struct mon_server ours, ref;
+
+static const char conf_fmt[] =
+	"server_name: jsmon\n"
+	"http: \"127.0.0.1:-1\"\n"
+	"ports_file_dir: \"%s\"\n"
+	"jetstream { store_dir: \"%s/store\", max_memory_store: 1073741824,\n"
+	"            max_file_store: 10737418240 }\n"
+	"system_account: SYS\n"
+	"accounts {\n"
+	"  A: { users: [ {user: a, password: a} ], jetstream: enabled }\n"
+	"  B: { users: [ {user: b, password: b} ], jetstream: enabled }\n"
+	"  C: { users: [ {user: c, password: c} ] }\n"
+	"  SYS: { users: [ {user: sys, password: sys} ] }\n"
+	"}\n";
+
+/* ---- servers ----------------------------------------------------------- */
+
+static int read_monitor_port(const char *dir)
+{
+	static const char key[] = "\"monitoring\":[\"http://127.0.0.1:";
+	for (int tries = 0; tries < 100; tries++) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		char path[600], text[2048];
+		ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
+		while ((e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+			if (n < 6 || strcmp(e->d_name + n - 6, ".ports") != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			FILE *fp = fopen(path, "r");
+			size_t got = fp ? fread(text, 1, sizeof(text) - 1, fp) : 0;
+			if (fp)
+				fclose(fp);
+			text[got] = '\0';
+			const char *m = strstr(text, key);
+			if (m != NULL) {
+				closedir(d);
+				return atoi(m + strlen(key));
+			}
+		}
+		closedir(d);
+		harness_sleep_ms(50);
+	}
+	ck_abort_msg("no ports file with a monitoring URL in %s", dir);
+	return -1;
+}
+
+static void mon_start(struct mon_server *m, const char *binary)
+{
+	char conf[2048];
+	const char *saved = getenv("NATS_TEST_SERVER");
+	char keep[512] = "";
+	if (saved != NULL)
+		snprintf(keep, sizeof(keep), "%s", saved);
+	snprintf(m->dir, sizeof(m->dir), "/tmp/natsmonjs-XXXXXX");
+	ck_assert(mkdtemp(m->dir) != NULL);
+	snprintf(conf, sizeof(conf), conf_fmt, m->dir, m->dir);
+	if (binary != NULL)
+		setenv("NATS_TEST_SERVER", binary, 1);
+	harness_server_start(&m->srv, conf, NULL);
+	if (binary != NULL) {
+		if (keep[0] != '\0')
+			setenv("NATS_TEST_SERVER", keep, 1);
+		else
+			unsetenv("NATS_TEST_SERVER");
+	}
+	m->http_port = read_monitor_port(m->dir);
+}
+
+static void mon_stop(struct mon_server *m)
+{
+	char cmd[400];
+	harness_server_stop(&m->srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", m->dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+	mon_start(&ours, NULL);
+	mon_start(&ref, REFERENCE_SERVER);
+}
+
+static void teardown(void)
+{
+	mon_stop(&ours);
+	mon_stop(&ref);
+}
+
+static const char *who(const struct mon_server *m)
+{
+	return m == &ours ? "ours" : "reference";
+}
+
+/* ---- HTTP client ------------------------------------------------------- */
+
+struct http_resp {
+	int status;
+	char *head;
+	char *body;
+	size_t body_len;
+};
+
+static int http_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert(fd >= 0);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %d: %s",
+		      port, strerror(errno));
+	return fd;
+}
+
+static char *http_read_all(int fd, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *data = malloc(cap + 1);
+	long long deadline = harness_now_ms() + HTTP_TIMEOUT_MS;
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		long long left = deadline - harness_now_ms();
+		ck_assert_msg(left > 0 && poll(&pfd, 1, (int)left) > 0, "HTTP answer timed out");
+		if (n == cap) {
+			cap *= 2;
+			data = realloc(data, cap + 1);
+		}
+		ssize_t got = read(fd, data + n, cap - n);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	data[n] = '\0';
+	*len = n;
+	return data;
+}
+
+static void http_dechunk(const char *in, struct http_resp *r)
+{
+	r->body = malloc(strlen(in) + 1);
+	r->body_len = 0;
+	for (;;) {
+		unsigned long size = strtoul(in, NULL, 16);
+		const char *nl = strstr(in, "\r\n");
+		if (size == 0 || nl == NULL)
+			break;
+		memcpy(r->body + r->body_len, nl + 2, size);
+		r->body_len += size;
+		in = nl + 2 + size + 2;
+	}
+	r->body[r->body_len] = '\0';
+}
+
+static struct http_resp http_get(const struct mon_server *m, const char *target)
+{
+	struct http_resp r = { 0 };
+	char req[1024];
+	size_t len;
+	int fd = http_connect(m->http_port);
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			 "Connection: close\r\n\r\n", target);
+	ck_assert(write(fd, req, (size_t)n) == n);
+	char *raw = http_read_all(fd, &len);
+	close(fd);
+	const char *end = strstr(raw, "\r\n\r\n");
+	ck_assert_msg(end != NULL, "no response head in [%s]", raw);
+	ck_assert(sscanf(raw, "HTTP/1.%*d %d", &r.status) == 1);
+	r.head = strndup(raw, (size_t)(end - raw) + 2);
+	if (strstr(r.head, "Transfer-Encoding: chunked") != NULL) {
+		http_dechunk(end + 4, &r);
+	} else {
+		r.body = strdup(end + 4);
+		r.body_len = strlen(r.body);
+	}
+	free(raw);
+	return r;
+}
+
+static void http_resp_free(struct http_resp *r)
+{
+	free(r->head);
+	free(r->body);
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+struct doc {
+	struct mem mem;
+	struct json_doc d;
+	char *text;
+	size_t len;
+};
+
+static void doc_parse(struct doc *x, const char *text, size_t len, const char *what)
+{
+	x->text = strndup(text, len);
+	x->len = len;
+	mem_init(&x->mem);
+	ck_assert_msg(json_parse(&x->d, &x->mem, x->text, x->len) == 0, "%s: not JSON [%s]",
+		      what, x->text);
+}
+
+static void doc_get(struct doc *x, const struct mon_server *m, const char *target)
+{
+	struct http_resp r = http_get(m, target);
+	ck_assert_msg(r.status == 200, "%s on %s: status %d [%s]", target, who(m), r.status,
+		      r.body);
+	doc_parse(x, r.body, r.body_len, target);
+	http_resp_free(&r);
+}
+
+static void doc_free(struct doc *x)
+{
+	json_doc_free(&x->d);
+	free(x->text);
+}
+
+static void key_text(const struct json_doc *d, int tok, char *out, size_t cap)
+{
+	struct mem mem;
+	struct buf b;
+	mem_init(&mem);
+	buf_init(&b, &mem);
+	json_get_string(d, tok, &b);
+	snprintf(out, cap, "%s", b.data ? b.data : "");
+	buf_free(&b);
+}
+
+static void compare_keys(const struct json_doc *rd, int rt, const struct json_doc *od, int ot,
+			 const char *path);
+
+/* The element of our array ot named like the reference's element re
+ * ("name" key), or -1; arrays in map order differ between the two. */
+static int array_find_named(const struct json_doc *rd, int re, const struct json_doc *od,
+			    int ot)
+{
+	char want[256], have[256];
+	int k = json_type_of(rd, re) == JSON_OBJECT ? json_obj_get(rd, re, "name") : -1;
+	if (k < 0 || json_type_of(rd, k) != JSON_STRING)
+		return -1;
+	key_text(rd, k, want, sizeof(want));
+	for (uint32_t i = 0; json_array_at(od, ot, i) >= 0; i++) {
+		int e = json_array_at(od, ot, i);
+		int n = json_type_of(od, e) == JSON_OBJECT ? json_obj_get(od, e, "name") : -1;
+		if (n < 0)
+			continue;
+		key_text(od, n, have, sizeof(have));
+		if (strcmp(want, have) == 0)
+			return e;
+	}
+	return -1;
+}
+
+/* Arrays: named objects pair by name (every one of the reference's must
+ * be in ours), other arrays compare their first elements. */
+static void compare_arrays(const struct json_doc *rd, int rt, const struct json_doc *od,
+			   int ot, const char *path)
+{
+	char sub[512];
+	int r0 = json_array_at(rd, rt, 0), o0 = json_array_at(od, ot, 0);
+	if (r0 < 0 || o0 < 0)
+		return;
+	if (array_find_named(rd, r0, od, ot) < 0) {
+		snprintf(sub, sizeof(sub), "%s[0]", path);
+		compare_keys(rd, r0, od, o0, sub);
+		return;
+	}
+	for (uint32_t i = 0; json_array_at(rd, rt, i) >= 0; i++) {
+		int re = json_array_at(rd, rt, i);
+		int oe = array_find_named(rd, re, od, ot);
+		snprintf(sub, sizeof(sub), "%s[%u]", path, i);
+		ck_assert_msg(oe >= 0, "%s: named element missing in ours", sub);
+		compare_keys(rd, re, od, oe, sub);
+	}
+}
+
+/* Every key of the reference's object is in ours with the same JSON type
+ * (null aside); objects recurse, arrays as compare_arrays. */
+static void compare_keys(const struct json_doc *rd, int rt, const struct json_doc *od, int ot,
+			 const char *path)
+{
+	enum json_type rtype = json_type_of(rd, rt), otype = json_type_of(od, ot);
+	if (rtype == JSON_NULL || otype == JSON_NULL)
+		return;
+	ck_assert_msg(rtype == otype, "%s: type %d in the reference, %d in ours", path, rtype,
+		      otype);
+	if (rtype == JSON_ARRAY) {
+		compare_arrays(rd, rt, od, ot, path);
+		return;
+	}
+	if (rtype != JSON_OBJECT)
+		return;
+	uint32_t it = 0;
+	int k;
+	while ((k = json_obj_next(rd, rt, &it)) >= 0) {
+		char key[128], sub[512];
+		key_text(rd, k, key, sizeof(key));
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		int v = json_obj_get(od, ot, key);
+		ck_assert_msg(v >= 0, "%s: in the reference, missing in ours", sub);
+		compare_keys(rd, k + 1, od, v, sub);
+	}
+}
+
+static void compare_endpoint(const char *target)
+{
+	struct doc r, o;
+	doc_get(&r, &ref, target);
+	doc_get(&o, &ours, target);
+	compare_keys(&r.d, 0, &o.d, 0, target);
+	doc_free(&r);
+	doc_free(&o);
+}
+
+/* The token at a dotted path ("account_details.0.name"), or -1. */
+static int doc_path(const struct doc *x, const char *path)
+{
+	char copy[256], *save = NULL;
+	int t = 0;
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (char *part = strtok_r(copy, ".", &save); part && t >= 0;
+	     part = strtok_r(NULL, ".", &save)) {
+		if (part[0] >= '0' && part[0] <= '9')
+			t = json_array_at(&x->d, t, (uint32_t)atoi(part));
+		else
+			t = json_obj_get(&x->d, t, part);
+	}
+	return t;
+}
+
+static int64_t doc_int(const struct doc *x, const char *path)
+{
+	int t = doc_path(x, path);
+	int64_t v;
+	ck_assert_msg(t >= 0, "no %s in [%s]", path, x->text);
+	ck_assert_msg(json_get_int(&x->d, t, &v), "%s is not an integer", path);
+	return v;
+}
+
+static void doc_str(const struct doc *x, const char *path, char *out, size_t cap)
+{
+	int t = doc_path(x, path);
+	ck_assert_msg(t >= 0, "no %s in [%s]", path, x->text);
+	key_text(&x->d, t, out, cap);
+}
+
+static int doc_array_len(const struct doc *x, const char *path)
+{
+	int t = doc_path(x, path);
+	if (t < 0)
+		return -1;
+	int n = 0;
+	while (json_array_at(&x->d, t, (uint32_t)n) >= 0)
+		n++;
+	return n;
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+static natsConnection *client(const struct mon_server *m, const char *user)
+{
+	natsOptions *opts = harness_nats_options(&m->srv);
+	natsConnection *nc = NULL;
+	natsOptions_SetUserInfo(opts, user, user);
+	ck_assert_int_eq(harness_nats_try_connect(&m->srv, opts, &nc), NATS_OK);
+	natsOptions_Destroy(opts);
+	return nc;
+}
+
+/* A request that must be answered; returns the reply's data (owned). */
+static char *request(natsConnection *nc, const char *subject, const char *body)
+{
+	natsMsg *reply = NULL;
+	natsStatus st = natsConnection_RequestString(&reply, nc, subject, body, REQ_TIMEOUT_MS);
+	ck_assert_msg(st == NATS_OK, "%s: %s", subject, natsStatus_GetText(st));
+	char *data = strndup(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply));
+	natsMsg_Destroy(reply);
+	return data;
+}
+
+static void request_ok(natsConnection *nc, const char *subject, const char *body)
+{
+	char *r = request(nc, subject, body);
+	ck_assert_msg(strstr(r, "\"error\"") == NULL, "%s: %s", subject, r);
+	free(r);
+}
+
+/* The same JetStream content on a server: in A a file stream ORDERS
+ * (max_bytes 1000000, two messages, a durable pull consumer D) and a
+ * memory stream MEM (max_bytes 5000, one message); in B an empty file
+ * stream LOG. */
+static void populate(const struct mon_server *m)
+{
+	natsConnection *a = client(m, "a"), *b = client(m, "b");
+	request_ok(a, "$JS.API.STREAM.CREATE.ORDERS",
+		   "{\"name\":\"ORDERS\",\"subjects\":[\"orders.>\"],\"max_bytes\":1000000}");
+	request_ok(a, "$JS.API.STREAM.CREATE.MEM",
+		   "{\"name\":\"MEM\",\"subjects\":[\"mem\"],\"storage\":\"memory\","
+		   "\"max_bytes\":5000}");
+	request_ok(b, "$JS.API.STREAM.CREATE.LOG", "{\"name\":\"LOG\",\"subjects\":[\"log\"]}");
+	request_ok(a, "orders.new", "first");
+	request_ok(a, "orders.new", "second");
+	request_ok(a, "mem", "m");
+	request_ok(a, "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.D",
+		   "{\"stream_name\":\"ORDERS\",\"config\":{\"durable_name\":\"D\","
+		   "\"ack_policy\":\"explicit\"}}");
+	natsConnection_Destroy(a);
+	natsConnection_Destroy(b);
+}
+
+static void populate_both(void)
+{
+	populate(&ref);
+	populate(&ours);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+START_TEST(test_jsz_keys)
+{
+	static const char *const targets[] = {
+		"/jsz", "/jsz?accounts=true", "/jsz?streams=true", "/jsz?streams=1&config=1",
+		"/jsz?consumers=true&config=true", "/jsz?acc=A", "/jsz?acc=B&streams=true",
+		"/varz", "/healthz", "/healthz?js-enabled-only=true",
+		"/healthz?js-server-only=true", "/accountz?acc=A",
+	};
+	populate_both();
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
+		compare_endpoint(targets[i]);
+}
+END_TEST
+
+/* Server figures after the same content: equal on both, as expected. */
+START_TEST(test_jsz_totals)
+{
+	static const char *const same[] = {
+		"memory", "storage", "reserved_memory", "reserved_storage", "accounts",
+		"streams", "consumers", "messages", "bytes", "api.total", "api.errors",
+		"config.max_memory", "config.max_storage",
+	};
+	populate_both();
+	struct doc r, o;
+	doc_get(&r, &ref, "/jsz");
+	doc_get(&o, &ours, "/jsz");
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+		ck_assert_msg(doc_int(&r, same[i]) == doc_int(&o, same[i]),
+			      "%s: ours %lld, reference %lld", same[i],
+			      (long long)doc_int(&o, same[i]), (long long)doc_int(&r, same[i]));
+	ck_assert_int_eq(doc_int(&o, "streams"), 3);
+	ck_assert_int_eq(doc_int(&o, "messages"), 3);
+	ck_assert_int_eq(doc_int(&o, "accounts"), 2);
+	ck_assert_int_eq(doc_int(&o, "reserved_memory"), 5000);
+	ck_assert_int_eq(doc_int(&o, "reserved_storage"), 1000000);
+	ck_assert_int_eq(doc_int(&o, "api.total"), 4);
+	ck_assert_int_eq(doc_int(&o, "consumers"), 1);
+	ck_assert(doc_int(&o, "memory") > 0 && doc_int(&o, "storage") > 0);
+	ck_assert_int_eq(doc_int(&o, "bytes"), doc_int(&o, "memory") + doc_int(&o, "storage"));
+	ck_assert_int_eq(doc_path(&o, "account_details"), -1);
+	ck_assert_int_eq(doc_path(&o, "disabled"), -1);
+	doc_free(&r);
+	doc_free(&o);
+	/* varz carries the same stats. */
+	doc_get(&o, &ours, "/varz");
+	ck_assert_int_eq(doc_int(&o, "jetstream.stats.accounts"), 2);
+	ck_assert_int_eq(doc_int(&o, "jetstream.stats.reserved_storage"), 1000000);
+	ck_assert_int_eq(doc_int(&o, "jetstream.config.max_memory"), 1073741824);
+	doc_free(&o);
+}
+END_TEST
+
+/* Which account details each option selects, and what they hold. */
+struct selection {
+	const char *target;
+	int count;                     /* -1: no account_details at all */
+	const char *first;             /* name of the first detail */
+	int streams;                   /* stream_detail of the first: -1 none */
+	bool config;                   /* stream_detail[0] has config */
+	int consumers;                 /* consumer_detail of ORDERS: -1 none */
+};
+
+static void check_selection(const struct mon_server *m, const struct selection *s)
+{
+	struct doc x;
+	char name[64];
+	doc_get(&x, m, s->target);
+	int n = doc_array_len(&x, "account_details");
+	ck_assert_msg(n == s->count, "%s on %s: %d details, expected %d", s->target, who(m), n,
+		      s->count);
+	if (n > 0) {
+		doc_str(&x, "account_details.0.name", name, sizeof(name));
+		if (s->first != NULL)
+			ck_assert_msg(strcmp(name, s->first) == 0, "%s on %s: first %s",
+				      s->target, who(m), name);
+		ck_assert_int_eq(doc_array_len(&x, "account_details.0.stream_detail"),
+				 s->streams);
+	}
+	if (s->streams > 0) {
+		bool has = doc_path(&x, "account_details.0.stream_detail.0.config") >= 0;
+		ck_assert_msg(has == s->config, "%s on %s: config %d", s->target, who(m), has);
+		ck_assert(doc_path(&x, "account_details.0.stream_detail.0.state.messages") >= 0);
+		ck_assert(doc_path(&x, "account_details.0.stream_detail.0.cluster.leader") >= 0);
+	}
+	/* ORDERS sorts after MEM in ours; the reference's order is its
+	 * map's, so find it by name. */
+	for (int i = 0; i < s->streams; i++) {
+		char path[128];
+		snprintf(path, sizeof(path), "account_details.0.stream_detail.%d.name", i);
+		doc_str(&x, path, name, sizeof(name));
+		if (strcmp(name, "ORDERS") != 0)
+			continue;
+		snprintf(path, sizeof(path), "account_details.0.stream_detail.%d.consumer_detail",
+			 i);
+		ck_assert_msg(doc_array_len(&x, path) == s->consumers, "%s on %s: consumers",
+			      s->target, who(m));
+		strcat(path, ".0.config");
+		if (s->consumers > 0)
+			ck_assert_msg((doc_path(&x, path) >= 0) == s->config,
+				      "%s on %s: consumer config", s->target, who(m));
+		snprintf(path, sizeof(path), "account_details.0.stream_detail.%d.state."
+			 "consumer_count", i);
+		ck_assert_int_eq(doc_int(&x, path), 1);
+	}
+	doc_free(&x);
+}
+
+START_TEST(test_jsz_selection)
+{
+	/* With offset or one account the order is defined (by name); the
+	 * others check the count only, since the reference's order there
+	 * follows its map. */
+	static const struct selection sel[] = {
+		{ "/jsz?accounts=true", 2, NULL, -1, false, -1 },
+		{ "/jsz?acc=A", 1, "A", -1, false, -1 },
+		{ "/jsz?acc=A&streams=true", 1, "A", 2, false, -1 },
+		{ "/jsz?acc=A&streams=true&config=true", 1, "A", 2, true, -1 },
+		{ "/jsz?acc=A&consumers=true", 1, "A", 2, false, 1 },
+		{ "/jsz?acc=A&consumers=true&config=true", 1, "A", 2, true, 1 },
+		{ "/jsz?acc=B&consumers=true", 1, "B", 1, false, -1 },
+		{ "/jsz?acc=C", -1, NULL, -1, false, -1 },
+		{ "/jsz?acc=C&accounts=true", 2, NULL, -1, false, -1 },
+		{ "/jsz?accounts=true&offset=1", 1, "B", -1, false, -1 },
+		{ "/jsz?accounts=true&offset=1&limit=5", 1, "B", -1, false, -1 },
+		{ "/jsz?accounts=true&offset=2", -1, NULL, -1, false, -1 },
+		{ "/jsz?limit=1", -1, NULL, -1, false, -1 },
+	};
+	populate_both();
+	for (size_t i = 0; i < sizeof(sel) / sizeof(sel[0]); i++) {
+		check_selection(&ref, &sel[i]);
+		check_selection(&ours, &sel[i]);
+	}
+	/* An account's reserved figures are its limits: unlimited here. */
+	struct doc x;
+	doc_get(&x, &ours, "/jsz?acc=A");
+	ck_assert(strstr(x.text, "\"reserved_memory\": 18446744073709551615") != NULL);
+	ck_assert_int_eq(doc_int(&x, "account_details.0.api.total"), 3);
+	doc_free(&x);
+	doc_get(&x, &ours, "/accountz?acc=A");
+	ck_assert(strstr(x.text, "\"jetstream_enabled\": true") != NULL);
+	doc_free(&x);
+	doc_get(&x, &ours, "/accountz?acc=C");
+	ck_assert(strstr(x.text, "\"jetstream_enabled\": false") != NULL);
+	doc_free(&x);
+}
+END_TEST
+
+START_TEST(test_jsz_errors_and_health)
+{
+	static const char *const bad[] = {
+		"/jsz?accounts=x", "/jsz?streams=maybe", "/jsz?offset=z", "/jsz?leader-only=x",
+		"/healthz?js-server-only=x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct http_resp r = http_get(&ref, bad[i]);
+		struct http_resp o = http_get(&ours, bad[i]);
+		ck_assert_msg(r.status == 400, "%s: reference status %d", bad[i], r.status);
+		ck_assert_msg(o.status == r.status && strcmp(o.body, r.body) == 0,
+			      "%s: %d [%s], reference %d [%s]", bad[i], o.status, o.body,
+			      r.status, r.body);
+		http_resp_free(&r);
+		http_resp_free(&o);
+	}
+	static const char *const healthy[] = {
+		"/healthz", "/healthz?js-enabled-only=true", "/healthz?js-server-only=true",
+	};
+	for (size_t i = 0; i < sizeof(healthy) / sizeof(healthy[0]); i++) {
+		struct http_resp o = http_get(&ours, healthy[i]);
+		ck_assert_int_eq(o.status, 200);
+		ck_assert_str_eq(o.body, "{\"status\":\"ok\"}");
+		http_resp_free(&o);
+	}
+}
+END_TEST
+
+/* $SYS.REQ.SERVER.PING.JSZ answers the /jsz data with the body's options. */
+START_TEST(test_sys_jsz)
+{
+	populate_both();
+	struct mon_server *both[2] = { &ref, &ours };
+	struct doc d[2];
+	for (int i = 0; i < 2; i++) {
+		natsConnection *nc = client(both[i], "sys");
+		char *r = request(nc, "$SYS.REQ.SERVER.PING.JSZ",
+				  "{\"accounts\":true,\"streams\":true,\"offset\":1}");
+		doc_parse(&d[i], r, strlen(r), "PING.JSZ");
+		free(r);
+		natsConnection_Destroy(nc);
+		ck_assert_int_eq(doc_int(&d[i], "data.streams"), 3);
+		ck_assert_int_eq(doc_array_len(&d[i], "data.account_details"), 1);
+		char name[32];
+		doc_str(&d[i], "data.account_details.0.name", name, sizeof(name));
+		ck_assert_str_eq(name, "B");
+		ck_assert_int_eq(doc_array_len(&d[i], "data.account_details.0.stream_detail"), 1);
+	}
+	compare_keys(&d[0].d, json_obj_get(&d[0].d, 0, "data"), &d[1].d,
+		     json_obj_get(&d[1].d, 0, "data"), "PING.JSZ.data");
+	doc_free(&d[0]);
+	doc_free(&d[1]);
+	/* STATSZ carries the JetStream config (without store_dir) and stats. */
+	for (int i = 0; i < 2; i++) {
+		natsConnection *nc = client(both[i], "sys");
+		char *r = request(nc, "$SYS.REQ.SERVER.PING.STATSZ", "");
+		doc_parse(&d[i], r, strlen(r), "PING.STATSZ");
+		free(r);
+		natsConnection_Destroy(nc);
+		ck_assert_int_eq(doc_int(&d[i], "statsz.jetstream.stats.accounts"), 2);
+		ck_assert_int_eq(doc_path(&d[i], "statsz.jetstream.config.store_dir"), -1);
+	}
+	compare_keys(&d[0].d, json_obj_get(&d[0].d, 0, "statsz"), &d[1].d,
+		     json_obj_get(&d[1].d, 0, "statsz"), "PING.STATSZ.statsz");
+	doc_free(&d[0]);
+	doc_free(&d[1]);
+}
+END_TEST
+
+/* The advisories one client of A sees for create, update, delete and a
+ * failed request: same subjects in the same order, same keys, values. */
+static void advisories_of(const struct mon_server *m, struct doc *out, char subj[][96],
+			  int max, int *n)
+{
+	natsConnection *a = client(m, "a");
+	natsSubscription *sub = NULL;
+	ck_assert_int_eq(natsConnection_SubscribeSync(&sub, a, "$JS.EVENT.>"), NATS_OK);
+	ck_assert_int_eq(natsConnection_Flush(a), NATS_OK);
+	request_ok(a, "$JS.API.STREAM.CREATE.ADV", "{\"name\":\"ADV\",\"subjects\":[\"adv\"]}");
+	request_ok(a, "$JS.API.STREAM.UPDATE.ADV",
+		   "{\"name\":\"ADV\",\"subjects\":[\"adv\",\"adv.>\"]}");
+	request_ok(a, "$JS.API.STREAM.DELETE.ADV", "");
+	free(request(a, "$JS.API.STREAM.INFO.NOPE", ""));
+	*n = 0;
+	natsMsg *msg = NULL;
+	while (*n < max && natsSubscription_NextMsg(&msg, sub, 500) == NATS_OK) {
+		snprintf(subj[*n], 96, "%s", natsMsg_GetSubject(msg));
+		doc_parse(&out[*n], natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+			  natsMsg_GetSubject(msg));
+		(*n)++;
+		natsMsg_Destroy(msg);
+	}
+	natsSubscription_Destroy(sub);
+	natsConnection_Destroy(a);
+}
+
+static bool against_reference(void)
+{
+	const char *srv = getenv("NATS_TEST_SERVER");
+	return srv != NULL && strstr(srv, "nats-server") != NULL;
+}
+
+/* Create, update, delete: a stream action and an audit each, in either
+ * order; then the failed INFO's audit. */
+static void check_pairs(char subj[][96], int n)
+{
+	static const char *const actions[] = {
+		"$JS.EVENT.ADVISORY.STREAM.CREATED.ADV", "$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV",
+		"$JS.EVENT.ADVISORY.STREAM.DELETED.ADV",
+	};
+	ck_assert_int_eq(n, 7);
+	for (int k = 0; k < 3; k++) {
+		const char *x = subj[2 * k], *y = subj[2 * k + 1];
+		const char *api = "$JS.EVENT.ADVISORY.API";
+		bool ok = (strcmp(x, actions[k]) == 0 && strcmp(y, api) == 0) ||
+			  (strcmp(y, actions[k]) == 0 && strcmp(x, api) == 0);
+		ck_assert_msg(ok, "pair %d: %s, %s", k, x, y);
+	}
+	ck_assert_str_eq(subj[6], "$JS.EVENT.ADVISORY.API");
+}
+
+START_TEST(test_advisories)
+{
+	enum { MAX = 16 };
+	static const char *const expect[] = {
+		"$JS.EVENT.ADVISORY.API", "$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV",
+		"$JS.EVENT.ADVISORY.API", "$JS.EVENT.ADVISORY.STREAM.DELETED.ADV",
+		"$JS.EVENT.ADVISORY.API", "$JS.EVENT.ADVISORY.API",
+	};
+	struct doc rd[MAX], od[MAX];
+	char rs[MAX][96], os[MAX][96];
+	int rn, on;
+	advisories_of(&ref, rd, rs, MAX, &rn);
+	advisories_of(&ours, od, os, MAX, &on);
+	/* natsd: each stream action, then the audit of its request.  The
+	 * reference sends the two from different queues, so within each
+	 * request's pair they come in either order. */
+	ck_assert_int_eq(rn, 7);
+	ck_assert_int_eq(on, 7);
+	check_pairs(rs, 7);
+	check_pairs(os, 7);
+	if (!against_reference()) {
+		ck_assert_str_eq(os[0], "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV");
+		for (int i = 1; i < 7; i++)
+			ck_assert_str_eq(os[i], expect[i - 1]);
+	}
+	for (int i = 0; i < 7; i++) {
+		int r = i;
+		if (i < 6 && strcmp(rs[i], os[i]) != 0)
+			r = i ^ 1;
+		ck_assert_msg(strcmp(rs[r], os[i]) == 0, "%d: ours %s, reference %s", i, os[i],
+			      rs[r]);
+		compare_keys(&rd[r].d, 0, &od[i].d, 0, os[i]);
+		char a[512], b[512];
+		static const char *const fields[] = { "type", "stream", "action", "subject",
+						      "request", "client.acc" };
+		for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+			if (doc_path(&rd[r], fields[f]) < 0)
+				continue;
+			doc_str(&rd[r], fields[f], a, sizeof(a));
+			doc_str(&od[i], fields[f], b, sizeof(b));
+			ck_assert_msg(strcmp(a, b) == 0, "%s %s: ours [%s], reference [%s]",
+				      os[i], fields[f], b, a);
+		}
+	}
+	for (int i = 0; i < 7; i++) {
+		doc_free(&rd[i]);
+		doc_free(&od[i]);
+	}
+}
+END_TEST
+
+/* Our /metrics (an extension) carries the JetStream figures. */
+START_TEST(test_metrics)
+{
+	populate(&ours);
+	struct http_resp r = http_get(&ours, "/metrics");
+	ck_assert_int_eq(r.status, 200);
+	const char *line = strstr(r.body, "\njetstream_server_total_streams{");
+	ck_assert_msg(line != NULL, "%s", r.body);
+	ck_assert_int_eq(atoi(strchr(line, '}') + 1), 3);
+	line = strstr(r.body, "\njetstream_server_total_messages{");
+	ck_assert(line != NULL);
+	ck_assert_int_eq(atoi(strchr(line, '}') + 1), 3);
+	line = strstr(r.body, "stream_name=\"ORDERS\"");
+	ck_assert(line != NULL);
+	line = strstr(r.body, "\njetstream_stream_total_messages{");
+	ck_assert(line != NULL && strstr(line, "stream_name=\"MEM\"") != NULL);
+	ck_assert(strstr(r.body, "\njetstream_server_jetstream_disabled{") != NULL);
+	http_resp_free(&r);
+}
+END_TEST
+
+static Suite *monitor_js_suite(void)
+{
+	Suite *s = suite_create("monitor_js");
+	TCase *tc = tcase_create("jsz");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_jsz_keys);
+	tcase_add_test(tc, test_jsz_totals);
+	tcase_add_test(tc, test_jsz_selection);
+	tcase_add_test(tc, test_jsz_errors_and_health);
+	tcase_add_test(tc, test_sys_jsz);
+	const char *adv = getenv("NATS_TEST_JS_ADVISORIES");
+	if (against_reference() || (adv != NULL && strcmp(adv, "1") == 0))
+		tcase_add_test(tc, test_advisories);
+	suite_add_tcase(s, tc);
+	if (!against_reference()) {
+		TCase *ext = tcase_create("extensions");
+		tcase_add_checked_fixture(ext, setup, teardown);
+		tcase_set_timeout(ext, 60);
+		tcase_add_test(ext, test_metrics);
+		suite_add_tcase(s, ext);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(monitor_js_suite());
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
