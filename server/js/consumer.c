@@ -27,6 +27,7 @@
 #include "../lib/timefmt.h"
 #include "consumer.h"
 #include "jetstream.h"
+#include "js_advisory.h"
 #include "js_json.h"
 #include "store.h"
 #include "stream.h"
@@ -2195,8 +2196,12 @@ static int consumer_start(struct consumer *c, bool restoring,
 		c->active = has_interest(c, c->cfg.deliver_subject);
 	if (c->cfg.idle_heartbeat_ns > 0)
 		c->hb_next_ns = now_mono(c) + c->cfg.idle_heartbeat_ns;
-	if (c->durable_file && !restoring)
-		consumer_write_state(c);
+	if (!restoring) {
+		if (c->durable_file)
+			consumer_write_state(c);
+		js_advisory_consumer_action(consumer_ja(c), stream_name(c->st),
+					    c->name, true);
+	}
 	/* Not "now": the create response (sent at the end of this turn)
 	 * goes out before the first message, as with the reference. */
 	c->kicked = true;
@@ -2283,6 +2288,8 @@ void consumer_delete(struct consumer *c)
 		send_status(c, c->waiting[i].reply, "409 Consumer Deleted", NULL);
 	struct stream *st = c->st;
 	uint64_t from = c->asflr;
+	js_advisory_consumer_action(consumer_ja(c), stream_name(st), c->name,
+				    false);
 	consumer_destroy(c, true);
 	stream_check_interest(st, from);
 }

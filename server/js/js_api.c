@@ -20,6 +20,7 @@
 #include "consumer.h"
 #include "js_json.h"
 #include "stream.h"
+#include "js_advisory.h"
 
 #define JS_API_PREFIX "$JS.API."
 #define JS_API_NAMES_LIMIT 1024
@@ -121,6 +122,8 @@ struct api_req {
 	 * message delete counts as a success. */
 	bool uncounted;
 	bool error_counts_ok;
+	const struct conn *from;
+	const char *rest;
 };
 
 typedef int (*api_handler)(struct api_req *r);
@@ -283,6 +286,9 @@ static void api_run(struct api_req *r, const struct api_route *rt)
 	}
 	if (r->reply != NULL && !r->out.oom)
 		js_api_send(r->ja, r->reply, r->out.data, r->out.len);
+	if (!r->uncounted && !r->out.oom)
+		js_advisory_api_audit(r->ja, r->from, r->rest, r->body,
+				      r->body_len, r->out.data, r->out.len);
 	buf_free(&r->out);
 }
 
@@ -361,13 +367,15 @@ static void api_direct_get(struct js_account *ja, const char *rest,
 }
 
 static void api_dispatch(struct js_account *ja, const char *rest,
-			 const struct pubmsg *m)
+			 const struct pubmsg *m, const struct conn *from)
 {
 	struct server *s = ja->js->srv;
 	struct api_req r;
 	memset(&r, 0, sizeof(r));
 	r.ja = ja;
 	r.srv = s;
+	r.from = from;
+	r.rest = rest;
 	char reply[512];
 	if (m->reply_len > 0 && m->reply_len < sizeof(reply)) {
 		memcpy(reply, m->reply, m->reply_len);
@@ -404,23 +412,22 @@ static void api_dispatch(struct js_account *ja, const char *rest,
 
 /* The subject arrives with its length; handlers want C strings. */
 static void api_request_common(struct js_account *ja, const struct pubmsg *m,
-			       size_t prefix_len)
+			       size_t prefix_len, const struct conn *from)
 {
 	char subject[1024];
 	if (m->subject_len >= sizeof(subject) || m->subject_len <= prefix_len)
 		return;
 	memcpy(subject, m->subject, m->subject_len);
 	subject[m->subject_len] = '\0';
-	api_dispatch(ja, subject + prefix_len, m);
+	api_dispatch(ja, subject + prefix_len, m, from);
 }
 
 void js_api_request(void *arg, struct sub *sub, struct conn *from,
 		    struct account *acc, const struct pubmsg *m)
 {
 	UNUSED(sub);
-	UNUSED(from);
 	UNUSED(acc);
-	api_request_common(arg, m, strlen(JS_API_PREFIX));
+	api_request_common(arg, m, strlen(JS_API_PREFIX), from);
 }
 
 void js_api_domain_request(void *arg, struct sub *sub, struct conn *from,
@@ -428,9 +435,8 @@ void js_api_domain_request(void *arg, struct sub *sub, struct conn *from,
 {
 	struct js_account *ja = arg;
 	UNUSED(sub);
-	UNUSED(from);
 	UNUSED(acc);
-	api_request_common(ja, m, strlen(ja->js->api_domain_prefix) + 1);
+	api_request_common(ja, m, strlen(ja->js->api_domain_prefix) + 1, from);
 }
 
 /* ------------------------------------------------------------ handlers */
@@ -593,6 +599,7 @@ static int api_create_new(struct api_req *r, struct stream_config *cfg,
 		js_error_set(&r->e, JS_ERR_STREAM_CREATE, "out of memory");
 		return -1;
 	}
+	js_advisory_stream_created(ja, *out);
 	return 0;
 }
 
@@ -642,6 +649,7 @@ static int api_stream_update(struct api_req *r)
 	}
 	if (stream_update(st, &cfg, &r->e) != 0)
 		return -1;
+	js_advisory_stream_updated(r->ja, st);
 	stream_write_info(st, &r->w, NULL, 0, false);
 	return 0;
 }
@@ -691,6 +699,7 @@ static int api_stream_delete(struct api_req *r)
 	struct stream *st = api_find_stream(r);
 	if (st == NULL)
 		return -1;
+	js_advisory_stream_deleted(r->ja, st);
 	js_account_remove_stream(r->ja, st);
 	stream_destroy(st, true);
 	jw_key(&r->w, "success");

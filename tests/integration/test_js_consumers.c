@@ -141,6 +141,22 @@ static void expect_contains(struct raw_conn *rc, const char *subject, const char
 	ck_assert_msg(strstr(out, part) != NULL, "%s: [%s] lacks [%s]", subject, out, part);
 }
 
+/* Like expect_contains, for effects the reference applies asynchronously:
+ * asks again for up to WAIT_MS. */
+static void expect_eventually(struct raw_conn *rc, const char *subject, const char *part)
+{
+	char out[8192];
+	long long until = harness_now_ms() + WAIT_MS;
+	for (;;) {
+		raw_request(rc, subject, "", out, sizeof(out));
+		if (strstr(out, part) != NULL)
+			return;
+		ck_assert_msg(harness_now_ms() < until, "%s: [%s] lacks [%s]", subject, out,
+			      part);
+		harness_sleep_ms(50);
+	}
+}
+
 #define ERR_JSON(type, code, err_code, text)					\
 	"{\"type\":\"io.nats.jetstream.api.v1." type "\",\"error\":{\"code\":"	\
 	#code ",\"err_code\":" #err_code ",\"description\":\"" text "\"}}"
@@ -382,8 +398,8 @@ START_TEST(test_purge_and_removal_move_consumers)
 	expect_answer(rc, "$JS.API.STREAM.MSG.DELETE.S", "{\"seq\":5}",
 		      "{\"type\":\"io.nats.jetstream.api.v1.stream_msg_delete_response\","
 		      "\"success\":true}");
-	expect_contains(rc, "$JS.API.CONSUMER.INFO.S.A", "",
-			"\"ack_floor\":{\"consumer_seq\":3,\"stream_seq\":5,");
+	expect_eventually(rc, "$JS.API.CONSUMER.INFO.S.A",
+			  "\"ack_floor\":{\"consumer_seq\":3,\"stream_seq\":5,");
 	expect_contains(rc, "$JS.API.CONSUMER.INFO.S.A", "", "\"num_ack_pending\":0,");
 	raw_close(rc);
 }

@@ -16,9 +16,8 @@
  * 'reference') the comparison is trivially true and the value checks still
  * prove the test right.
  *
- * The advisory test needs the advisory calls wired into the JetStream API
- * (js_api.c); until they are, it runs against natsd only with
- * NATS_TEST_JS_ADVISORIES=1 (always against the reference).
+ * The advisory test runs against both servers; NATS_TEST_JS_ADVISORIES=0
+ * leaves it out against natsd.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -819,7 +818,7 @@ static Suite *monitor_js_suite(void)
 	tcase_add_test(tc, test_jsz_errors_and_health);
 	tcase_add_test(tc, test_sys_jsz);
 	const char *adv = getenv("NATS_TEST_JS_ADVISORIES");
-	if (against_reference() || (adv != NULL && strcmp(adv, "1") == 0))
+	if (against_reference() || (adv == NULL || strcmp(adv, "0") != 0))
 		tcase_add_test(tc, test_advisories);
 	suite_add_tcase(s, tc);
 	if (!against_reference()) {
