@@ -96,6 +96,10 @@ describe("jetstream v3 consumers", () => {
     }
     assert.deepEqual(got, [["orders.0", 1, "m0"], ["orders.1", 2, "m1"],
       ["orders.0", 3, "m2"]]);
+    // nats-server queues acks for its consumer goroutine: give the nak
+    // time to land before the next pull, or it may serve seq 4 first.
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 200));
     const m = await c.next({ expires: 2000 });
     assert.ok(m);
     assert.equal(m.seq, 2);
@@ -103,6 +107,7 @@ describe("jetstream v3 consumers", () => {
     assert.equal(m.info.deliveryCount, 2);
     m.term();
     await nc.flush();
+    await new Promise((r) => setTimeout(r, 200)); // see the nak above
     const info = await c.info();
     assert.equal(info.delivered.stream_seq, 3);
     assert.equal(info.ack_floor.stream_seq, 3);
