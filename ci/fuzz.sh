@@ -25,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-all_targets=(canary client_proto peer_proto http conf sublist json store scenario)
+all_targets=(canary client_proto peer_proto http conf sublist json store js_api scenario)
 seconds=600
 targets=("${all_targets[@]}")
 engine=libfuzzer
@@ -60,6 +60,7 @@ dict_of() {
 	conf) echo fuzz/dict/conf.dict ;;
 	json) echo fuzz/dict/json.dict ;;
 	scenario) echo fuzz/dict/scenario.dict ;;
+	js_api) echo fuzz/dict/js_api.dict ;;
 	esac
 }
 

@@ -224,6 +224,10 @@ static bool parse_rfc3339(const char *s, int64_t *out_ns)
 		return false;
 	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
 		       se - off;
+	/* Nanoseconds since 1970 in an int64 reach the years 1678 to 2262;
+	 * a time outside them is refused rather than wrapped. */
+	if (secs <= INT64_MIN / NS_PER_S + 1 || secs >= INT64_MAX / NS_PER_S - 1)
+		return false;
 	*out_ns = secs * NS_PER_S + frac;
 	return true;
 }
@@ -357,6 +361,14 @@ static void encode_int(struct jw *w, const char *key, int64_t v)
 	}
 }
 
+static void encode_uint(struct jw *w, const char *key, uint64_t v)
+{
+	if (v != 0) {
+		jw_key(w, key);
+		jw_uint(w, v);
+	}
+}
+
 static void encode_bool(struct jw *w, const char *key, bool v)
 {
 	if (v) {
@@ -373,10 +385,13 @@ void consumer_config_encode(struct jw *w, const struct consumer_config *c)
 	encode_str(w, "description", c->description);
 	jw_key(w, "deliver_policy");
 	jw_str(w, deliver_names[c->deliver_policy]);
-	encode_int(w, "opt_start_seq", (int64_t)c->opt_start_seq);
+	encode_uint(w, "opt_start_seq", c->opt_start_seq);
 	if (c->has_opt_start_time) {
+		/* Not js_jw_time: that writes 0 (1970) as Go's zero time. */
+		char t[TIMEFMT_MAX];
+		size_t tn = timefmt_rfc3339(c->opt_start_time_ns, t);
 		jw_key(w, "opt_start_time");
-		js_jw_time(w, c->opt_start_time_ns);
+		jw_strn(w, t, tn);
 	}
 	jw_key(w, "ack_policy");
 	jw_str(w, ack_names[c->ack_policy]);
@@ -392,7 +407,7 @@ void consumer_config_encode(struct jw *w, const struct consumer_config *c)
 	encode_str(w, "filter_subject", c->filter_subject);
 	jw_key(w, "replay_policy");
 	jw_str(w, c->replay_original ? "original" : "instant");
-	encode_int(w, "rate_limit_bps", (int64_t)c->rate_limit_bps);
+	encode_uint(w, "rate_limit_bps", c->rate_limit_bps);
 	encode_str(w, "sample_freq", c->sample_freq);
 	encode_int(w, "max_waiting", c->max_waiting);
 	encode_int(w, "max_ack_pending", c->max_ack_pending);
