@@ -272,6 +272,13 @@ int server_start(struct server *s, struct buf *err)
 	 * connect, as in the reference. */
 	if (jetstream_start(s, err) != 0)
 		return -1;
+	/* Leaf node listener and remotes (leaf.c), then the monitoring port;
+	 * the client port opens last, as in the reference, so that whoever
+	 * waits for it finds the other listeners ready too. */
+	if (leaf_start(s, err) != 0)
+		return -1;
+	if (http_server_start(s, err) != 0)
+		return -1;
 	int port = o->port == -1 ? 0 : (o->port == 0 ? 4222 : o->port);
 	const char *host = o->host ? o->host : "0.0.0.0";
 	int bound = 0;
@@ -286,12 +293,6 @@ int server_start(struct server *s, struct buf *err)
 	s->port = bound;
 	s->running = true;
 	LOGI(&s->log, "Listening for client connections on %s:%d", host, bound);
-	/* Leaf node listener and remotes (leaf.c); nothing when unset. */
-	if (leaf_start(s, err) != 0)
-		return -1;
-	/* The monitoring port (http: / -m); off unless configured. */
-	if (http_server_start(s, err) != 0)
-		return -1;
 	LOGI(&s->log, "Server is ready");
 	return 0;
 }
