@@ -427,22 +427,15 @@ void consumer_config_encode(struct jw *w, const struct consumer_config *c)
 	jw_obj_end(w);
 }
 
+static void consumer_config_encode_any(struct jw *w, const void *cfg)
+{
+	consumer_config_encode(w, cfg);
+}
+
 static bool config_equal(struct mem *mem, const struct consumer_config *a,
 			 const struct consumer_config *b)
 {
-	struct buf ba, bb;
-	struct jw w;
-	buf_init(&ba, mem);
-	buf_init(&bb, mem);
-	jw_init(&w, &ba);
-	consumer_config_encode(&w, a);
-	jw_init(&w, &bb);
-	consumer_config_encode(&w, b);
-	bool eq = !ba.oom && !bb.oom && ba.len == bb.len &&
-		  memcmp(ba.data, bb.data, ba.len) == 0;
-	buf_free(&ba);
-	buf_free(&bb);
-	return eq;
+	return js_json_encoded_equal(mem, consumer_config_encode_any, a, b);
 }
 
 static bool str_eq(const char *a, const char *b)

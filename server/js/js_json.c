@@ -161,3 +161,21 @@ const char *js_header_get(const char *hdr, size_t hdr_len, const char *key,
 	}
 	return NULL;
 }
+
+bool js_json_encoded_equal(struct mem *mem, js_encode_fn encode,
+			   const void *a, const void *b)
+{
+	struct buf ba, bb;
+	struct jw w;
+	buf_init(&ba, mem);
+	buf_init(&bb, mem);
+	jw_init(&w, &ba);
+	encode(&w, a);
+	jw_init(&w, &bb);
+	encode(&w, b);
+	bool eq = !ba.oom && !bb.oom && ba.len == bb.len &&
+		  memcmp(ba.data, bb.data, ba.len) == 0;
+	buf_free(&ba);
+	buf_free(&bb);
+	return eq;
+}

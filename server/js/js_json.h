@@ -36,6 +36,12 @@ int js_json_parse_body(struct json_doc *doc, struct mem *mem,
 
 /* A time value: RFC 3339 with nanoseconds, "0001-01-01T00:00:00Z" for 0. */
 void js_jw_time(struct jw *w, int64_t unix_ns);
+
+/* Two configs are equal when their encodings are (the reference compares
+ * configs the same way); encode writes one config object. */
+typedef void (*js_encode_fn)(struct jw *w, const void *cfg);
+bool js_json_encoded_equal(struct mem *mem, js_encode_fn encode,
+			   const void *a, const void *b);
 /* Standard base64 with padding. */
 void js_base64_encode(struct buf *out, const void *data, size_t len);
 

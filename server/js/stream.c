@@ -612,22 +612,15 @@ void stream_config_encode(struct jw *w, const struct stream_config *c)
 	jw_obj_end(w);
 }
 
+static void stream_config_encode_any(struct jw *w, const void *cfg)
+{
+	stream_config_encode(w, cfg);
+}
+
 bool stream_config_equal(struct mem *mem, const struct stream_config *a,
 			 const struct stream_config *b)
 {
-	struct buf ba, bb;
-	struct jw w;
-	buf_init(&ba, mem);
-	buf_init(&bb, mem);
-	jw_init(&w, &ba);
-	stream_config_encode(&w, a);
-	jw_init(&w, &bb);
-	stream_config_encode(&w, b);
-	bool eq = !ba.oom && !bb.oom && ba.len == bb.len &&
-		  memcmp(ba.data, bb.data, ba.len) == 0;
-	buf_free(&ba);
-	buf_free(&bb);
-	return eq;
+	return js_json_encoded_equal(mem, stream_config_encode_any, a, b);
 }
 
 /* ========================================================== lifecycle */
