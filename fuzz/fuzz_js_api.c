@@ -182,8 +182,15 @@ static bool stream_decode_checked(struct run *r, const struct json_doc *d,
 		stream_config_free(r->mem, c);
 		return false;
 	}
-	FUZZ_CHECK(c->n_subjects > 0 && c->replicas >= 1 && c->replicas <= 5 &&
-		   c->duplicate_window_ns > 0, "checked config out of range");
+	/* Mirrors and sources may have no subjects; a mirror has no
+	 * duplicate window of its own. */
+	FUZZ_CHECK((c->n_subjects > 0 || c->mirror != NULL ||
+		    c->n_sources > 0) && c->replicas >= 1 && c->replicas <= 5 &&
+		   (c->duplicate_window_ns > 0 || c->mirror != NULL),
+		   "checked config out of range");
+	FUZZ_CHECK(c->mirror == NULL || (c->n_subjects == 0 &&
+					 c->n_sources == 0),
+		   "a checked mirror with subjects or sources");
 	stream_check_fixpoint(r, c);
 	return true;
 }

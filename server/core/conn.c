@@ -431,7 +431,7 @@ static int conn_process_pub(struct conn *c, const struct cp_msg *m)
 		conn_send_err(c, "Invalid Publish Subject");
 	struct pubmsg pm = { m->subject.ptr, m->subject.len, m->reply.ptr,
 			     m->reply.len, m->payload, m->header_len,
-			     m->total_len };
+			     m->total_len, NULL, 0 };
 	if (c->acc->n_mappings == 0) {
 		conn_publish(c, &pm);
 	} else {

@@ -49,17 +49,32 @@ void deliver_defer_free(struct server *s, struct sub *sub)
 
 /* A shadow: delivered to its client only for messages that did not come
  * through a service import (the reference does not re-export those). */
-static bool deliver_shadow(struct server *s, struct conn *pub, struct sub *sub,
+static bool deliver_shadow(struct server *s, struct account *acc,
+			   struct conn *pub, struct sub *sub,
 			   const struct pubmsg *m, unsigned flags)
 {
 	if (flags & DELIVER_FROM_SERVICE)
 		return false;
 	struct buf tmp;
 	buf_init(&tmp, &s->mem);
-	const char *subj;
-	size_t len;
-	bool ok = account_shadow_subject(sub, m, &tmp, &subj, &len) &&
-		  conn_deliver(pub, sub, subj, len, m);
+	const char *subj = m->deliver;
+	size_t len = m->deliver_len;
+	bool ok = subj != NULL ||
+		  account_shadow_subject(sub, m, &tmp, &subj, &len);
+	struct sub *parent = sub->parent;
+	if (ok && parent->icb != NULL) {
+		/* An internal subscription of the importing account. */
+		if (!parent->removed) {
+			struct pubmsg im = *m;
+			im.subject = subj;
+			im.subject_len = len;
+			im.deliver = NULL;
+			im.deliver_len = 0;
+			parent->icb(parent->icb_arg, parent, pub, acc, &im);
+		}
+	} else if (ok) {
+		ok = conn_deliver(pub, sub, subj, len, m);
+	}
 	buf_free(&tmp);
 	return ok;
 }
@@ -96,11 +111,22 @@ static bool deliver_sub(struct server *s, struct account *acc,
 	if (leaf_of_sub(sub) != NULL)
 		return deliver_add_target(s, d, sub);
 	if (sub->icb != NULL) {
-		sub->icb(sub->icb_arg, sub, d->pub, acc, m);
+		if (m->deliver == NULL) {
+			sub->icb(sub->icb_arg, sub, d->pub, acc, m);
+		} else {
+			struct pubmsg dm = *m;
+			dm.subject = m->deliver;
+			dm.subject_len = m->deliver_len;
+			dm.deliver = NULL;
+			dm.deliver_len = 0;
+			sub->icb(sub->icb_arg, sub, d->pub, acc, &dm);
+		}
 		return true;
 	}
 	if (sub->parent != NULL)
-		return deliver_shadow(s, d->pub, sub, m, flags);
+		return deliver_shadow(s, acc, d->pub, sub, m, flags);
+	if (m->deliver != NULL)
+		return conn_deliver(d->pub, sub, m->deliver, m->deliver_len, m);
 	return conn_deliver(d->pub, sub, m->subject, m->subject_len, m);
 }
 

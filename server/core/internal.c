@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../lib/assert.h"
+#include "account.h"
 #include "internal.h"
 #include "leaf.h"
 #include "server_int.h"
@@ -18,8 +19,9 @@
 struct isend {
 	struct isend *next;
 	struct account *acc;
-	size_t subject_len, reply_len, hdr_len, data_len;
-	char bytes[];           /* subject NUL reply NUL header payload */
+	size_t subject_len, reply_len, shown_len, hdr_len, data_len;
+	bool has_shown;
+	char bytes[];           /* subject NUL reply NUL shown NUL header payload */
 };
 
 struct sub *internal_subscribe(struct server *s, struct account *acc,
@@ -53,6 +55,12 @@ struct sub *internal_subscribe(struct server *s, struct account *acc,
 	acc->internal_subs++;
 	s->internal_subs++;
 	leaf_interest_added(s, acc, sub);
+	/* Stream imports reach internal subscriptions too (a mirror or
+	 * source fed through an imported deliver subject). */
+	if (!account_add_shadows(s, acc, sub)) {
+		internal_unsubscribe(s, sub);
+		return NULL;
+	}
 	return sub;
 }
 
@@ -63,6 +71,8 @@ void internal_unsubscribe(struct server *s, struct sub *sub)
 	ASSERT(sub->icb != NULL);
 	int rc = sublist_remove(sub->acc->sl, sub);
 	ASSERT(rc == SUBLIST_OK);
+	if (sub->nshadows > 0)
+		account_remove_shadows(s, sub);
 	leaf_interest_removed(s, sub->acc, sub);
 	sub->acc->internal_subs--;
 	s->internal_subs--;
@@ -74,11 +84,20 @@ bool internal_publish(struct server *s, struct account *acc,
 		      const void *hdr, size_t hdr_len,
 		      const void *data, size_t len)
 {
+	return internal_publish_as(s, acc, subject, NULL, reply, hdr, hdr_len,
+				   data, len);
+}
+
+bool internal_publish_as(struct server *s, struct account *acc,
+			 const char *subject, const char *shown,
+			 const char *reply, const void *hdr, size_t hdr_len,
+			 const void *data, size_t len)
+{
 	if (acc == NULL || acc->removed)
 		return false;
 	struct pubmsg m = { subject, strlen(subject), reply ? reply : "",
 			    reply ? strlen(reply) : 0, NULL, hdr_len,
-			    hdr_len + len };
+			    hdr_len + len, shown, shown ? strlen(shown) : 0 };
 	char *joined = NULL;
 	if (hdr_len > 0 && len > 0) {
 		/* Header and payload must be contiguous for delivery. */
@@ -103,16 +122,28 @@ void internal_send(struct server *s, struct account *acc,
 		   const void *hdr, size_t hdr_len,
 		   const void *data, size_t len)
 {
+	internal_send_as(s, acc, subject, NULL, reply, hdr, hdr_len, data, len);
+}
+
+void internal_send_as(struct server *s, struct account *acc,
+		      const char *subject, const char *shown,
+		      const char *reply, const void *hdr, size_t hdr_len,
+		      const void *data, size_t len)
+{
 	if (acc == NULL)
 		return;
 	size_t sl = strlen(subject), rl = reply ? strlen(reply) : 0;
-	struct isend *e = mem_alloc(&s->mem, sizeof(*e) + sl + rl + 2 + hdr_len + len);
+	size_t shl = shown ? strlen(shown) : 0;
+	struct isend *e = mem_alloc(&s->mem, sizeof(*e) + sl + rl + shl + 3 +
+					     hdr_len + len);
 	if (e == NULL)
 		return; /* best effort, like the reference's bounded send queue */
 	e->next = NULL;
 	e->acc = acc;
 	e->subject_len = sl;
 	e->reply_len = rl;
+	e->shown_len = shl;
+	e->has_shown = shown != NULL;
 	e->hdr_len = hdr_len;
 	e->data_len = len;
 	char *p = e->bytes;
@@ -122,6 +153,10 @@ void internal_send(struct server *s, struct account *acc,
 		memcpy(p, reply, rl);
 	p[rl] = '\0';
 	p += rl + 1;
+	if (shl > 0)
+		memcpy(p, shown, shl);
+	p[shl] = '\0';
+	p += shl + 1;
 	if (hdr_len > 0)
 		memcpy(p, hdr, hdr_len);
 	if (len > 0)
@@ -142,9 +177,11 @@ void internal_drain(struct server *s)
 			s->send_tail = NULL;
 		const char *subject = e->bytes;
 		const char *reply = subject + e->subject_len + 1;
-		const char *body = reply + e->reply_len + 1;
+		const char *shown = reply + e->reply_len + 1;
+		const char *body = shown + e->shown_len + 1;
 		struct pubmsg m = { subject, e->subject_len, reply, e->reply_len,
-				    body, e->hdr_len, e->hdr_len + e->data_len };
+				    body, e->hdr_len, e->hdr_len + e->data_len,
+				    e->has_shown ? shown : NULL, e->shown_len };
 		if (!e->acc->removed)
 			deliver_msg(s, e->acc, NULL, &m, 0);
 		mem_free(&s->mem, e);

@@ -48,11 +48,22 @@ bool internal_publish(struct server *s, struct account *acc,
 		      const char *subject, const char *reply,
 		      const void *hdr, size_t hdr_len,
 		      const void *data, size_t len);
+/* Like internal_publish, but shown (when not NULL) is the subject the
+ * receivers see: a JetStream delivery routed by its deliver subject. */
+bool internal_publish_as(struct server *s, struct account *acc,
+			 const char *subject, const char *shown,
+			 const char *reply, const void *hdr, size_t hdr_len,
+			 const void *data, size_t len);
 /* Copies the message and delivers it at the end of the loop turn. */
 void internal_send(struct server *s, struct account *acc,
 		   const char *subject, const char *reply,
 		   const void *hdr, size_t hdr_len,
 		   const void *data, size_t len);
+/* internal_send with a shown subject (see internal_publish_as). */
+void internal_send_as(struct server *s, struct account *acc,
+		      const char *subject, const char *shown,
+		      const char *reply, const void *hdr, size_t hdr_len,
+		      const void *data, size_t len);
 /* Delivers everything internal_send queued (the server's turn end). */
 void internal_drain(struct server *s);
 /* Drops what is queued (shutdown). */

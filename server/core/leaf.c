@@ -702,7 +702,23 @@ static void leaf_process_msg(struct leaf *l, const struct peer_msg *m)
 		queues[nq++] = name;
 	struct pubmsg pm = { m->subject.ptr, m->subject.len, m->reply.ptr,
 			     m->reply.len, m->payload, m->header_len,
-			     m->total_len };
+			     m->total_len, NULL, 0 };
+	/* "$JS.ACK...@<subject>": a JetStream delivery, shown as <subject>
+	 * with the ack reply before the '@' (the reference's remapping). */
+	if (pm.reply_len > 8 && memcmp(pm.reply, "$JS.ACK.", 8) == 0) {
+		const char *at = NULL;
+		for (size_t i = pm.reply_len; i-- > 0;)
+			if (pm.reply[i] == '@') {
+				at = pm.reply + i;
+				break;
+			}
+		size_t tail = at ? pm.reply_len - (size_t)(at - pm.reply) - 1 : 0;
+		if (at != NULL && tail > 0) {
+			pm.deliver = at + 1;
+			pm.deliver_len = tail;
+			pm.reply_len = (size_t)(at - pm.reply);
+		}
+	}
 	/* The receiving account's mappings apply on arrival, as in the
 	 * reference (this is how $JS.<domain>.API reaches JetStream). */
 	struct buf mapped;
@@ -747,6 +763,20 @@ bool leaf_send_msg(struct leaf *l, const struct pubmsg *m, const char *queues,
 	struct peer_msg pm = { .op = PEER_OP_MSG };
 	pm.subject = (struct peer_slice){ m->subject, m->subject_len };
 	pm.reply = (struct peer_slice){ m->reply, m->reply_len };
+	/* A JetStream delivery carries the subject to show after an '@' in
+	 * its reply, as the reference sends it to leafs and routes. */
+	struct buf reply;
+	buf_init(&reply, &s->mem);
+	if (m->deliver != NULL && m->reply_len > 0) {
+		buf_append(&reply, m->reply, m->reply_len);
+		buf_append_char(&reply, '@');
+		buf_append(&reply, m->deliver, m->deliver_len);
+		if (reply.oom) {
+			buf_free(&reply);
+			return false;
+		}
+		pm.reply = (struct peer_slice){ reply.data, reply.len };
+	}
 	pm.queues = (struct peer_slice){ queues, qlen };
 	pm.queue_count = nq;
 	pm.has_headers = hdr;
@@ -754,12 +784,13 @@ bool leaf_send_msg(struct leaf *l, const struct pubmsg *m, const char *queues,
 	pm.total_len = size;
 	struct buf line;
 	buf_init(&line, &s->mem);
-	bool ok = buf_reserve(&line, m->subject_len + m->reply_len + qlen +
+	bool ok = buf_reserve(&line, m->subject_len + pm.reply.len + qlen +
 					     PEER_LINE_OVERHEAD);
 	size_t n = ok ? peer_encode_line(line.data, line.cap, PEER_LEAF, &pm) : 0;
 	ok = n > 0 && leaf_queue(l, line.data, n) && leaf_queue(l, body, size) &&
 	     leaf_queue(l, "\r\n", 2);
 	buf_free(&line);
+	buf_free(&reply);
 	if (!ok)
 		return false;
 	l->out_msgs++;

@@ -37,6 +37,11 @@ struct pubmsg {
 	const char *data;
 	size_t header_len;
 	size_t total_len;
+	/* JetStream deliveries: routed by subject (a deliver subject or an
+	 * inbox) but shown to the receiver as deliver (the stored message's
+	 * subject), like the reference's pa.deliver.  NULL = subject. */
+	const char *deliver;
+	size_t deliver_len;
 };
 
 /* An internal subscription's callback.  from is the client that published

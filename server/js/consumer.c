@@ -726,6 +726,11 @@ const char *consumer_name(const struct consumer *c)
 	return c->name;
 }
 
+bool consumer_is_direct(const struct consumer *c)
+{
+	return c->cfg.direct;
+}
+
 const char *consumer_filter(const struct consumer *c)
 {
 	return c->cfg.filter_subject;
@@ -733,19 +738,27 @@ const char *consumer_filter(const struct consumer *c)
 
 /* Sends now (not at the end of the turn), so that messages and status
  * messages of one consumer reach a client in the order they were made. */
-static void consumer_send(struct consumer *c, const char *subject,
-			  const char *reply, const void *hdr, size_t hdr_len,
-			  const void *data, size_t len)
+static void consumer_send_as(struct consumer *c, const char *subject,
+			     const char *shown, const char *reply,
+			     const void *hdr, size_t hdr_len, const void *data,
+			     size_t len)
 {
 	/* A JetStream subject (a client may name any reply) could reach the
 	 * API and delete this consumer or its stream while it runs: those
 	 * wait for the end of the turn. */
 	if (strncmp(subject, "$JS.", 4) == 0)
-		internal_send(c->srv, consumer_ja(c)->acc, subject, reply, hdr,
-			      hdr_len, data, len);
+		internal_send_as(c->srv, consumer_ja(c)->acc, subject, shown,
+				 reply, hdr, hdr_len, data, len);
 	else
-		internal_publish(c->srv, consumer_ja(c)->acc, subject, reply,
-				 hdr, hdr_len, data, len);
+		internal_publish_as(c->srv, consumer_ja(c)->acc, subject, shown,
+				    reply, hdr, hdr_len, data, len);
+}
+
+static void consumer_send(struct consumer *c, const char *subject,
+			  const char *reply, const void *hdr, size_t hdr_len,
+			  const void *data, size_t len)
+{
+	consumer_send_as(c, subject, NULL, reply, hdr, hdr_len, data, len);
 }
 
 static bool sub_is_plain_client(const struct sub *sub)
@@ -768,9 +781,9 @@ static bool result_all_plain(const struct sublist_result *r)
 
 /* A stored message goes to the subscribers of to (a deliver subject or a
  * pull request's inbox) but shows its own subject, as the reference's
- * deliveries do.  The core routes by the subject it shows, so local
- * client subscriptions are written here directly; when others match
- * (leaf, import, internal) the message is routed normally and shows to.
+ * deliveries do.  Local client subscriptions are written here directly
+ * (the common case, without a copy); when others match (leaf, import,
+ * internal) the message is routed by to with its subject to show.
  * msg holds the header block (hdr_len bytes) followed by the payload. */
 static void consumer_deliver(struct consumer *c, const char *to,
 			     const char *subject, size_t subject_len,
@@ -783,12 +796,17 @@ static void consumer_deliver(struct consumer *c, const char *to,
 		return;
 	if (!result_all_plain(r)) {
 		sublist_result_release(acc->sl, r);
-		consumer_send(c, to, reply, msg, hdr_len, msg + hdr_len,
-			      total_len - hdr_len);
+		char shown[1024];
+		if (subject_len >= sizeof(shown))
+			return;
+		memcpy(shown, subject, subject_len);
+		shown[subject_len] = '\0';
+		consumer_send_as(c, to, shown, reply, msg, hdr_len,
+				 msg + hdr_len, total_len - hdr_len);
 		return;
 	}
 	struct pubmsg m = { subject, subject_len, reply, strlen(reply), msg,
-			    hdr_len, total_len };
+			    hdr_len, total_len, NULL, 0 };
 	for (size_t i = 0; i < r->npsubs; i++)
 		conn_deliver(NULL, r->psubs[i], subject, subject_len, &m);
 	for (size_t i = 0; i < r->nqgroups; i++) {

@@ -128,6 +128,9 @@ void consumer_msg_removed(struct consumer *c, uint64_t seq);
 void consumer_purged(struct consumer *c, uint64_t first_seq,
 		     uint64_t last_seq);
 /* Interest and work queue retention: whether c still needs seq acked. */
+/* A consumer made for a mirror or source (config "direct"): left out of
+ * the stream's lists and counts. */
+bool consumer_is_direct(const struct consumer *c);
 bool consumer_needs_ack(const struct consumer *c, uint64_t seq,
 			const char *subject, size_t subject_len);
 /* Writes a durable's state now (shutdown). */

@@ -527,7 +527,7 @@ static int api_create_precheck(struct api_req *r, struct stream_config *cfg)
 	else if (cfg->sealed)
 		js_error_set(&r->e, JS_ERR_STREAM_INVALID_CONFIG, "stream "
 			     "configuration for create can not be sealed");
-	else if (cfg->mirror_direct && cfg->mirror_json == NULL)
+	else if (cfg->mirror_direct && cfg->mirror == NULL)
 		js_error_set(&r->e, JS_ERR_STREAM_INVALID_CONFIG, "stream has "
 			     "no mirror but does have mirror direct");
 	else
@@ -591,6 +591,8 @@ static int api_create_new(struct api_req *r, struct stream_config *cfg,
 		js_error_set(&r->e, JS_ERR_STREAM_SUBJECT_OVERLAP, NULL);
 		return -1;
 	}
+	if (source_config_check_streams(ja, cfg, &r->e) != 0)
+		return -1;
 	if (stream_create(ja, cfg, env_now_wall_ns(r->srv->env), true, out,
 			  &r->e) != 0)
 		return -1;
@@ -645,6 +647,10 @@ static int api_stream_update(struct api_req *r)
 	if (api_overlaps_other(r, st, &cfg)) {
 		stream_config_free(mem, &cfg);
 		js_error_set(&r->e, JS_ERR_STREAM_SUBJECT_OVERLAP, NULL);
+		return -1;
+	}
+	if (source_config_check_streams(r->ja, &cfg, &r->e) != 0) {
+		stream_config_free(mem, &cfg);
 		return -1;
 	}
 	if (stream_update(st, &cfg, &r->e) != 0)

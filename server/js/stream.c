@@ -63,7 +63,9 @@ struct stream {
 	struct buf out;                /* response building */
 	struct consumer **consumers;   /* sorted by name, owned */
 	size_t n_consumers, cap_consumers;
+	size_t n_directs;              /* of n_consumers: mirror/source ones */
 	bool purging;                  /* removals are a purge, not acks */
+	struct sourcing *sourcing;     /* mirror or sources; NULL = none */
 };
 
 /* ====================================================== configuration */
@@ -77,8 +79,12 @@ void stream_config_free(struct mem *mem, struct stream_config *c)
 	mem_free(mem, c->subjects);
 	mem_free(mem, c->template_owner);
 	mem_free(mem, c->placement_json);
-	mem_free(mem, c->mirror_json);
-	mem_free(mem, c->sources_json);
+	if (c->mirror != NULL)
+		source_config_free(mem, c->mirror);
+	mem_free(mem, c->mirror);
+	for (size_t i = 0; i < c->n_sources; i++)
+		source_config_free(mem, &c->sources[i]);
+	mem_free(mem, c->sources);
 	mem_free(mem, c->republish_src);
 	mem_free(mem, c->republish_dest);
 	memset(c, 0, sizeof(*c));
@@ -195,6 +201,42 @@ static int config_decode_flags(const struct json_doc *d, int obj,
 	return bad ? -1 : 0;
 }
 
+/* "mirror" (an object) and "sources" (an array of objects). */
+static int config_decode_sources(struct mem *mem, const struct json_doc *d,
+				 int obj, struct stream_config *c)
+{
+	int t = json_obj_get_fold(d, obj, "mirror");
+	if (t >= 0 && json_type_of(d, t) != JSON_NULL) {
+		c->mirror = mem_calloc(mem, 1, sizeof(*c->mirror));
+		if (c->mirror == NULL ||
+		    source_config_decode(mem, d, t, c->mirror) != 0) {
+			mem_free(mem, c->mirror);
+			c->mirror = NULL;
+			return -1;
+		}
+	}
+	t = json_obj_get_fold(d, obj, "sources");
+	if (t < 0 || json_type_of(d, t) == JSON_NULL)
+		return 0;
+	if (json_type_of(d, t) != JSON_ARRAY)
+		return -1;
+	size_t n = 0;
+	while (json_array_at(d, t, (uint32_t)n) >= 0)
+		n++;
+	if (n == 0)
+		return 0;
+	c->sources = mem_calloc(mem, n, sizeof(*c->sources));
+	if (c->sources == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int e = json_array_at(d, t, (uint32_t)i);
+		if (source_config_decode(mem, d, e, &c->sources[i]) != 0)
+			return -1;
+		c->n_sources++;
+	}
+	return 0;
+}
+
 int stream_config_decode(struct mem *mem, const struct json_doc *d, int obj,
 			 struct stream_config *c, struct js_error *e)
 {
@@ -218,10 +260,7 @@ int stream_config_decode(struct mem *mem, const struct json_doc *d, int obj,
 				   &c->template_owner) < 0;
 		bad |= js_json_raw(mem, d, obj, "placement", JSON_OBJECT,
 				   &c->placement_json) < 0;
-		bad |= js_json_raw(mem, d, obj, "mirror", JSON_OBJECT,
-				   &c->mirror_json) < 0;
-		bad |= js_json_raw(mem, d, obj, "sources", JSON_ARRAY,
-				   &c->sources_json) < 0;
+		bad |= config_decode_sources(mem, d, obj, c) < 0;
 		bad |= config_decode_republish(mem, d, obj, c) < 0;
 	}
 	c->retention = (enum stream_retention)ret;
@@ -268,7 +307,7 @@ static void config_fill_defaults(struct stream_config *c,
 		c->max_msg_size = -1;
 	if (c->max_consumers == 0)
 		c->max_consumers = -1;
-	if (c->duplicate_window_ns == 0 && c->mirror_json == NULL) {
+	if (c->duplicate_window_ns == 0 && c->mirror == NULL) {
 		int64_t w = STREAM_DEFAULT_DUP_WINDOW_NS;
 		if (max_dup_window_ns > 0 && w > max_dup_window_ns)
 			w = max_dup_window_ns;
@@ -310,7 +349,7 @@ static int config_check_subjects(struct stream_config *c, struct mem *mem,
 				 struct js_error *e)
 {
 	if (c->n_subjects == 0) {
-		if (c->mirror_json != NULL || c->sources_json != NULL)
+		if (c->mirror != NULL || c->n_sources > 0)
 			return 0;
 		c->subjects = mem_calloc(mem, 1, sizeof(char *));
 		if (c->subjects == NULL ||
@@ -441,12 +480,8 @@ int stream_config_check(struct stream_config *c, int64_t max_dup_window_ns,
 		js_error_set(e, JS_ERR_STREAM_INVALID_CONFIG, why);
 		return -1;
 	}
-	if (c->mirror_json != NULL || c->sources_json != NULL) {
-		/* Said plainly rather than accepted and silently not done. */
-		js_error_set(e, JS_ERR_STREAM_INVALID_CONFIG,
-			     "mirrors and sources are not supported yet");
+	if (source_config_check(c, e) != 0)
 		return -1;
-	}
 	if (config_check_subjects(c, mem, e) != 0)
 		return -1;
 	return config_check_republish(c, mem, e);
@@ -486,6 +521,12 @@ int stream_config_check_update(const struct stream_config *old,
 		      "deletes";
 	else if (!c->deny_purge && old->deny_purge)
 		why = "stream configuration update can not cancel deny purge";
+	if (why == NULL && !source_config_equal(old->mirror, c->mirror)) {
+		js_error_set(e, JS_ERR_STREAM_MIRROR_NOT_UPDATABLE, NULL);
+		return -1;
+	}
+	if (why != NULL)
+		;
 	else if (c->has_republish != old->has_republish ||
 		 !str_eq_null(c->republish_src, old->republish_src) ||
 		 !str_eq_null(c->republish_dest, old->republish_dest) ||
@@ -534,13 +575,16 @@ static void config_encode_tail(struct jw *w, const struct stream_config *c)
 		jw_key(w, "placement");
 		jw_raw(w, c->placement_json, strlen(c->placement_json));
 	}
-	if (c->mirror_json != NULL) {
+	if (c->mirror != NULL) {
 		jw_key(w, "mirror");
-		jw_raw(w, c->mirror_json, strlen(c->mirror_json));
+		source_config_encode(w, c->mirror);
 	}
-	if (c->sources_json != NULL) {
+	if (c->n_sources > 0) {
 		jw_key(w, "sources");
-		jw_raw(w, c->sources_json, strlen(c->sources_json));
+		jw_arr_begin(w);
+		for (size_t i = 0; i < c->n_sources; i++)
+			source_config_encode(w, &c->sources[i]);
+		jw_arr_end(w);
 	}
 	if (c->has_republish)
 		config_encode_republish(w, c);
@@ -837,6 +881,7 @@ int stream_create(struct js_account *ja, struct stream_config *cfg,
 		stream_destroy(st, persist);
 		return -1;
 	}
+	st->sourcing = sourcing_start(st);
 	*out = st;
 	return 0;
 }
@@ -860,6 +905,10 @@ int stream_update(struct stream *st, struct stream_config *cfg,
 			return -1;
 		}
 	}
+	/* The links point into the config: set them up again (each resumes
+	 * from what the stream already holds). */
+	sourcing_stop(st->sourcing);
+	st->sourcing = sourcing_start(st);
 	stream_config_free(st->mem, &old);
 	struct store_limits l;
 	stream_limits_of(&st->cfg, &l);
@@ -889,6 +938,8 @@ void stream_destroy(struct stream *st, bool remove_files)
 	if (st == NULL)
 		return;
 	struct server *s = stream_server(st);
+	sourcing_stop(st->sourcing);
+	st->sourcing = NULL;
 	stream_unsubscribe_all(st);
 	while (st->n_consumers > 0)
 		consumer_destroy(st->consumers[st->n_consumers - 1],
@@ -1358,8 +1409,10 @@ static bool stream_skip_no_interest(struct stream *st, const struct pubmsg *m,
 	return true;
 }
 
-static void stream_store_msg(struct stream *st, const struct pubmsg *m,
-			     const char *reply)
+/* 0 when stored (or a duplicate, or skipped), -1 when refused or failed
+ * (answered when there is a reply). */
+static int stream_store_msg(struct stream *st, const struct pubmsg *m,
+			    const char *reply)
 {
 	struct pub_hdrs h;
 	struct js_error e = { JS_ERR_NONE, "" };
@@ -1367,14 +1420,14 @@ static void stream_store_msg(struct stream *st, const struct pubmsg *m,
 	pub_hdrs_parse(m->data, m->header_len, &h);
 	int rc = stream_check_publish(st, m, reply, &h, data_len, &e);
 	if (rc > 0)
-		return;
+		return 0;
 	if (rc < 0) {
 		stream_reply_err(st, reply, &e);
-		return;
+		return -1;
 	}
 	uint64_t subj_last = 0, seq = 0;
 	if (stream_skip_no_interest(st, m, reply))
-		return;
+		return 0;
 	if (st->republish != NULL)
 		subj_last = stream_last_seq_of(st, m->subject, m->subject_len);
 	int src = store_append(st->store, m->subject, m->subject_len,
@@ -1387,13 +1440,58 @@ static void stream_store_msg(struct stream *st, const struct pubmsg *m,
 			js_error_set(&e, JS_ERR_STREAM_STORE_FAILED,
 				     store_strerror(src));
 		stream_reply_err(st, reply, &e);
-		return;
+		return -1;
 	}
 	stream_after_store(st, m, &h, seq, subj_last);
 	if (reply != NULL && !st->cfg.no_ack)
 		stream_ack_when_synced(st, reply, strlen(reply), seq);
 	for (size_t i = 0; i < st->n_consumers; i++)
 		consumer_msg_stored(st->consumers[i], seq);
+	return 0;
+}
+
+int stream_store_sourced(struct stream *st, const struct pubmsg *m)
+{
+	return stream_store_msg(st, m, NULL);
+}
+
+void stream_mirror_skip_to(struct stream *st, uint64_t seq)
+{
+	struct store_state ss;
+	store_get_state(st->store, &ss);
+	if (seq > ss.last_seq + 1)
+		store_skip_to(st->store, seq);
+}
+
+int stream_store_mirrored(struct stream *st, const char *subject,
+			  size_t subject_len, const char *hdr, size_t hdr_len,
+			  const char *data, size_t data_len, uint64_t seq,
+			  int64_t ts_ns)
+{
+	struct store_state ss;
+	store_get_state(st->store, &ss);
+	if (seq <= ss.last_seq)
+		return 1;
+	if (seq > ss.last_seq + 1) {
+		int rc = store_skip_to(st->store, seq);
+		if (rc != 0)
+			return rc < 0 ? rc : -1;
+	}
+	uint64_t got = 0;
+	int rc = store_append(st->store, subject, subject_len, hdr, hdr_len,
+			      data, data_len, ts_ns, &got);
+	if (rc != 0) {
+		LOGW(&stream_server(st)->log, "Error processing inbound mirror "
+		     "message for '%s > %s': %s", st->ja->acc->name, st->cfg.name,
+		     store_strerror(rc));
+		return rc < 0 ? rc : -1;
+	}
+	ASSERT(got == seq);
+	stream_republish(st, subject, subject_len, hdr, hdr_len, data, data_len,
+			 got, 0);
+	for (size_t i = 0; i < st->n_consumers; i++)
+		consumer_msg_stored(st->consumers[i], got);
+	return 0;
 }
 
 /* The internal subscription on one of the stream's subjects. */
@@ -1509,7 +1607,7 @@ static void stream_write_state(struct stream *st, struct jw *w,
 		}
 	}
 	jw_key(w, "consumer_count");
-	jw_uint(w, st->n_consumers);
+	jw_uint(w, stream_consumer_count(st));
 	jw_obj_end(w);
 }
 
@@ -1534,6 +1632,7 @@ void stream_write_info(struct stream *st, struct jw *w,
 		jw_key(w, "domain");
 		jw_str(w, st->ja->js->domain);
 	}
+	sourcing_write_info(st->sourcing, w);
 }
 
 /* After a purge the consumers start after what is gone (the reference's
@@ -2012,15 +2111,26 @@ struct consumer *stream_find_consumer(const struct stream *st,
 	return found ? st->consumers[i] : NULL;
 }
 
+/* The public views skip "direct" consumers (those of mirrors and
+ * sources), as the reference's lists and counts do. */
 size_t stream_consumer_count(const struct stream *st)
 {
-	return st->n_consumers;
+	return st->n_consumers - st->n_directs;
 }
 
 struct consumer *stream_consumer_at(const struct stream *st, size_t i)
 {
-	ASSERT(i < st->n_consumers);
-	return st->consumers[i];
+	ASSERT(i < st->n_consumers - st->n_directs);
+	if (st->n_directs == 0)
+		return st->consumers[i];
+	for (size_t j = 0; j < st->n_consumers; j++) {
+		if (consumer_is_direct(st->consumers[j]))
+			continue;
+		if (i-- == 0)
+			return st->consumers[j];
+	}
+	ASSERT(false);
+	return NULL;
 }
 
 bool stream_add_consumer(struct stream *st, struct consumer *c)
@@ -2041,6 +2151,8 @@ bool stream_add_consumer(struct stream *st, struct consumer *c)
 		(st->n_consumers - i) * sizeof(*st->consumers));
 	st->consumers[i] = c;
 	st->n_consumers++;
+	if (consumer_is_direct(c))
+		st->n_directs++;
 	return true;
 }
 
@@ -2052,6 +2164,8 @@ void stream_remove_consumer(struct stream *st, struct consumer *c)
 		memmove(&st->consumers[i], &st->consumers[i + 1],
 			(st->n_consumers - i - 1) * sizeof(*st->consumers));
 		st->n_consumers--;
+		if (consumer_is_direct(c))
+			st->n_directs--;
 		return;
 	}
 }

@@ -23,9 +23,11 @@
 #include "../lib/json.h"
 #include "../lib/mem.h"
 #include "js_api.h"
+#include "source.h"
 #include "store.h"
 
 struct js_account;
+struct pubmsg;
 struct stream;
 
 #define STREAM_NAME_MAX 255
@@ -58,8 +60,9 @@ struct stream_config {
 	char *template_owner;          /* NULL = none */
 	int64_t duplicate_window_ns;
 	char *placement_json;          /* passed through verbatim, or NULL */
-	char *mirror_json;             /* mirrors are not supported yet */
-	char *sources_json;            /* sources are not supported yet */
+	struct stream_source *mirror;  /* NULL = not a mirror */
+	struct stream_source *sources; /* n_sources entries */
+	size_t n_sources;
 	bool has_republish;
 	char *republish_src;
 	char *republish_dest;
@@ -137,6 +140,22 @@ int stream_api_msg_delete(struct stream *st, const struct json_doc *req,
  * subject_tail is the subject after the stream name (NULL = none). */
 void stream_direct_get(struct stream *st, const char *subject_tail,
 		       const char *body, size_t body_len, const char *reply);
+
+/* ---- mirrors and sources (source.c) ---- */
+
+/* Stores a mirrored message at seq (> the last sequence; the sequences
+ * between are skipped) with the upstream's time.  0; 1 when seq is not
+ * after the last sequence; < 0 on a store error. */
+int stream_store_mirrored(struct stream *st, const char *subject,
+			  size_t subject_len, const char *hdr, size_t hdr_len,
+			  const char *data, size_t data_len, uint64_t seq,
+			  int64_t ts_ns);
+/* The next mirrored message gets seq: the ones before it are gone
+ * upstream.  A no-op unless seq is beyond the next sequence. */
+void stream_mirror_skip_to(struct stream *st, uint64_t seq);
+/* Stores a sourced message (m has no reply) with every check of a
+ * publish.  0, or -1 when it was refused or failed. */
+int stream_store_sourced(struct stream *st, const struct pubmsg *m);
 
 /* The stream's consistency checks (its store's, its subscriptions, its
  * dedupe list); ASSERTs on failure. */

@@ -1,0 +1,92 @@
+/*
+ * source.h - mirrors and sources: streams that copy messages from other
+ * streams, in this account, in another account (through imports), or in
+ * another JetStream domain (through a leaf connection).
+ *
+ * The configuration part decodes, checks and encodes a StreamSource
+ * ({"name", "opt_start_seq", "opt_start_time", "filter_subject",
+ * "external": {"api", "deliver"}}) in the reference's field order.
+ *
+ * The runtime part (struct sourcing, one per stream that has a mirror or
+ * sources) does what the reference does, all through the JetStream API
+ * so that local, cross-account and cross-domain upstreams are one case:
+ * for each upstream it subscribes a fresh deliver subject ("$JS.M.<id>"
+ * for a mirror, "$JS.S.<id>" for a source, under the external deliver
+ * prefix when there is one), sends a consumer create request for a
+ * "direct" push consumer (no acks, flow control, 1 s idle heartbeats)
+ * starting after the last sequence already copied, and stores what
+ * arrives: a mirror at the upstream's sequence and time (skipping the
+ * gaps), a source as a new message with a "Nats-Stream-Source:
+ * <index name> <upstream sequence>" header.  A missed delivery (consumer
+ * sequence gap or heartbeat mismatch), 3 s of silence or an error answer
+ * recreates the consumer from the last copied sequence, at most every
+ * 2 s; after a restart the starting point is found in the stream itself
+ * (a mirror's last sequence; a source's last Nats-Stream-Source header),
+ * so nothing is lost or copied twice when a link or a server comes back.
+ *
+ * Ownership: a sourcing belongs to its stream, owns its subscriptions and
+ * one env timer, and is stopped (sourcing_stop) before the stream goes.
+ */
+#ifndef JS_SOURCE_H
+#define JS_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../lib/json.h"
+#include "../lib/mem.h"
+#include "js_api.h"
+
+struct stream;
+struct stream_config;
+struct js_account;
+
+/* One StreamSource (a mirror or one entry of sources).  Strings owned. */
+struct stream_source {
+	char *name;
+	uint64_t opt_start_seq;
+	char *opt_start_time;          /* RFC 3339 as given; NULL = none */
+	char *filter_subject;          /* NULL = none */
+	bool external;
+	char *api_prefix;              /* external only; never NULL then */
+	char *deliver_prefix;          /* external only; never NULL then */
+	char *iname;                   /* index name: name[:hash(api)] */
+};
+
+/* Decodes the StreamSource object at token tok.  0, or -1 (wrong types:
+ * the caller answers invalid JSON). */
+int source_config_decode(struct mem *mem, const struct json_doc *d, int tok,
+			 struct stream_source *out);
+void source_config_encode(struct jw *w, const struct stream_source *s);
+void source_config_free(struct mem *mem, struct stream_source *s);
+/* Deep copy; false when memory ran out (out is then freed). */
+bool source_config_copy(struct mem *mem, const struct stream_source *in,
+			struct stream_source *out);
+/* Same configuration (both may be NULL). */
+bool source_config_equal(const struct stream_source *a,
+			 const struct stream_source *b);
+/* The checks of checkStreamCfg that need no other stream: mirror with
+ * subjects or sources, external prefixes.  0 or -1 with e set. */
+int source_config_check(const struct stream_config *c, struct js_error *e);
+/* The checks against the account's other streams: message sizes, filter
+ * overlap, deliver prefixes against subjects, cycles. */
+int source_config_check_streams(struct js_account *ja,
+				const struct stream_config *c,
+				struct js_error *e);
+
+/* ---- runtime ---- */
+
+struct sourcing;
+
+/* Starts copying for st when its config has a mirror or sources (NULL
+ * otherwise, or when memory ran out: logged).  The first consumer
+ * requests go out at the end of the loop turn. */
+struct sourcing *sourcing_start(struct stream *st);
+/* Stops copying: subscriptions and timer go; upstream consumers expire
+ * by themselves once their deliver subject has no interest. */
+void sourcing_stop(struct sourcing *sg);
+/* "mirror": {...} or "sources": [...] of StreamInfo into an open object
+ * (nothing when sg is NULL). */
+void sourcing_write_info(const struct sourcing *sg, struct jw *w);
+
+#endif

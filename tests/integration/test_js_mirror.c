@@ -1,0 +1,463 @@
+/*
+ * test_js_mirror.c - mirrors and sources on one server, through nats.c's
+ * JetStream API: a mirror copies its origin with the same sequences,
+ * subjects, sizes and gaps; sources aggregate several streams (with
+ * filters) and stamp each copy with a Nats-Stream-Source header; the
+ * upstream consumers they use stay out of the origin's consumer count;
+ * a restart resumes where the copy left off without duplicates; and the
+ * config errors of mirrors and sources.  Every expectation was checked
+ * against nats-server 2.9.10 -js first.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Copies are asynchronous: how long a test waits for one. */
+#define COPY_WAIT_MS 8000
+
+static struct harness_server srv;
+static char store_dir[256];
+static char conf[1024];
+
+static void store_dir_make(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(store_dir, sizeof(store_dir), "%s/natsjs-XXXXXX",
+		 tmp && tmp[0] ? tmp : "/tmp");
+	ck_assert_msg(mkdtemp(store_dir) != NULL, "mkdtemp failed");
+}
+
+static void store_dir_remove(void)
+{
+	char cmd[300];
+	if (store_dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store_dir);
+	ck_assert_int_eq(system(cmd), 0);
+	store_dir[0] = '\0';
+}
+
+static void js_server_start(void)
+{
+	snprintf(conf, sizeof(conf), "jetstream { store_dir: \"%s\" }\n", store_dir);
+	harness_server_start(&srv, conf, NULL);
+}
+
+static void setup_js(void)
+{
+	store_dir_make();
+	js_server_start();
+}
+
+static void teardown_js(void)
+{
+	harness_server_stop(&srv);
+	store_dir_remove();
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void add_stream(jsCtx *js, const char *name, const char *subject)
+{
+	jsStreamConfig cfg;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	const char *subjects[1] = { subject };
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = name;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	cfg.Storage = js_FileStorage;
+	ck_assert_int_eq(js_AddStream(&si, js, &cfg, NULL, &jerr), NATS_OK);
+	jsStreamInfo_Destroy(si);
+}
+
+/* Adds a stream from cfg and returns the API error code (0 = created). */
+static jsErrCode try_add(jsCtx *js, jsStreamConfig *cfg)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_AddStream(&si, js, cfg, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	if (s == NATS_OK)
+		return 0;
+	ck_assert_int_ne(jerr, 0);
+	return jerr;
+}
+
+static void add_mirror(jsCtx *js, const char *name, jsStreamSource *m)
+{
+	jsStreamConfig cfg;
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = name;
+	cfg.Mirror = m;
+	cfg.Storage = js_FileStorage;
+	ck_assert_int_eq(try_add(js, &cfg), 0);
+}
+
+static void publish(jsCtx *js, const char *subject, const char *body)
+{
+	jsErrCode jerr = 0;
+	ck_assert_int_eq(js_Publish(NULL, js, subject, body, (int)strlen(body),
+				    NULL, &jerr), NATS_OK);
+}
+
+static jsStreamInfo *info(jsCtx *js, const char *stream)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	ck_assert_int_eq(js_GetStreamInfo(&si, js, stream, NULL, &jerr), NATS_OK);
+	return si;
+}
+
+/* Waits until stream holds n messages; fails after COPY_WAIT_MS. */
+static void wait_msgs(jsCtx *js, const char *stream, uint64_t n)
+{
+	long long end = harness_now_ms() + COPY_WAIT_MS;
+	uint64_t have = 0;
+	for (;;) {
+		jsStreamInfo *si = info(js, stream);
+		have = si->State.Msgs;
+		jsStreamInfo_Destroy(si);
+		if (have == n || harness_now_ms() > end)
+			break;
+		harness_sleep_ms(50);
+	}
+	ck_assert_msg(have == n, "stream %s has %llu messages, expected %llu",
+		      stream, (unsigned long long)have, (unsigned long long)n);
+}
+
+static natsMsg *get_msg(jsCtx *js, const char *stream, uint64_t seq)
+{
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	ck_assert_int_eq(js_GetMsg(&m, js, stream, seq, NULL, &jerr), NATS_OK);
+	return m;
+}
+
+static void expect_msg(jsCtx *js, const char *stream, uint64_t seq,
+		       const char *subject, const char *body,
+		       const char *source_hdr)
+{
+	natsMsg *m = get_msg(js, stream, seq);
+	ck_assert_str_eq(natsMsg_GetSubject(m), subject);
+	ck_assert_int_eq(natsMsg_GetDataLength(m), (int)strlen(body));
+	ck_assert(memcmp(natsMsg_GetData(m), body, strlen(body)) == 0);
+	const char *v = NULL;
+	natsStatus s = natsMsgHeader_Get(m, "Nats-Stream-Source", &v);
+	if (source_hdr == NULL) {
+		ck_assert_int_eq(s, NATS_NOT_FOUND);
+	} else {
+		ck_assert_int_eq(s, NATS_OK);
+		ck_assert_str_eq(v, source_hdr);
+	}
+	natsMsg_Destroy(m);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+START_TEST(test_mirror_copies_origin)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsStreamSource m;
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	add_stream(js, "ORIGIN", "o.>");
+	publish(js, "o.a", "one");
+	publish(js, "o.b", "two");
+	publish(js, "o.a", "three");
+	/* A gap: the mirror keeps the origin's sequence numbers. */
+	jsErrCode jerr = 0;
+	ck_assert_int_eq(js_DeleteMsg(js, "ORIGIN", 2, NULL, &jerr), NATS_OK);
+	jsStreamSource_Init(&m);
+	m.Name = "ORIGIN";
+	add_mirror(js, "BACKUP", &m);
+	wait_msgs(js, "BACKUP", 2);
+	publish(js, "o.c", "four");
+	wait_msgs(js, "BACKUP", 3);
+	jsStreamInfo *o = info(js, "ORIGIN"), *b = info(js, "BACKUP");
+	ck_assert_uint_eq(b->State.Bytes, o->State.Bytes);
+	ck_assert_uint_eq(b->State.LastSeq, 4);
+	ck_assert_uint_eq(b->State.FirstSeq, 1);
+	ck_assert_ptr_nonnull(b->Mirror);
+	ck_assert_str_eq(b->Mirror->Name, "ORIGIN");
+	ck_assert_uint_eq(b->Mirror->Lag, 0);
+	ck_assert_int_ge(b->Mirror->Active, 0);
+	ck_assert_ptr_null(b->Mirror->External);
+	ck_assert_int_eq(b->SourcesLen, 0);
+	/* The mirror's upstream consumer is not one of the origin's. */
+	ck_assert_int_eq(o->State.Consumers, 0);
+	jsStreamInfo_Destroy(o);
+	jsStreamInfo_Destroy(b);
+	expect_msg(js, "BACKUP", 1, "o.a", "one", NULL);
+	expect_msg(js, "BACKUP", 3, "o.a", "three", NULL);
+	expect_msg(js, "BACKUP", 4, "o.c", "four", NULL);
+	natsMsg *gone = NULL;
+	ck_assert_int_ne(js_GetMsg(&gone, js, "BACKUP", 2, NULL, &jerr), NATS_OK);
+	/* The mirror's own config keeps what was asked. */
+	jsStreamInfo *again = info(js, "BACKUP");
+	ck_assert_ptr_nonnull(again->Config->Mirror);
+	ck_assert_str_eq(again->Config->Mirror->Name, "ORIGIN");
+	ck_assert_int_eq(again->Config->SubjectsLen, 0);
+	jsStreamInfo_Destroy(again);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+START_TEST(test_mirror_start_seq_and_filter)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsStreamSource m;
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	add_stream(js, "ORIGIN", "o.>");
+	for (int i = 1; i <= 5; i++)
+		publish(js, i % 2 ? "o.odd" : "o.even", "x");
+	jsStreamSource_Init(&m);
+	m.Name = "ORIGIN";
+	m.OptStartSeq = 3;
+	add_mirror(js, "FROM3", &m);
+	wait_msgs(js, "FROM3", 3);
+	jsStreamInfo *si = info(js, "FROM3");
+	ck_assert_uint_eq(si->State.FirstSeq, 3);
+	ck_assert_uint_eq(si->State.LastSeq, 5);
+	jsStreamInfo_Destroy(si);
+	jsStreamSource_Init(&m);
+	m.Name = "ORIGIN";
+	m.FilterSubject = "o.even";
+	add_mirror(js, "EVEN", &m);
+	wait_msgs(js, "EVEN", 2);
+	expect_msg(js, "EVEN", 2, "o.even", "x", NULL);
+	expect_msg(js, "EVEN", 4, "o.even", "x", NULL);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+START_TEST(test_sources_aggregate)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsStreamSource s1, s2;
+	jsStreamSource *sources[2] = { &s1, &s2 };
+	jsStreamConfig cfg;
+	const char *subjects[1] = { "agg.>" };
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	add_stream(js, "A", "a.>");
+	add_stream(js, "B", "b.>");
+	publish(js, "a.1", "a-one");
+	publish(js, "b.1", "b-one");
+	publish(js, "b.2", "b-two");
+	jsStreamSource_Init(&s1);
+	s1.Name = "A";
+	jsStreamSource_Init(&s2);
+	s2.Name = "B";
+	s2.FilterSubject = "b.2";
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "AGG";
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	cfg.Sources = sources;
+	cfg.SourcesLen = 2;
+	ck_assert_int_eq(try_add(js, &cfg), 0);
+	wait_msgs(js, "AGG", 2);
+	publish(js, "a.2", "a-two");
+	publish(js, "agg.own", "mine");
+	wait_msgs(js, "AGG", 4);
+	jsStreamInfo *si = info(js, "AGG");
+	ck_assert_int_eq(si->SourcesLen, 2);
+	ck_assert_ptr_null(si->Mirror);
+	for (int i = 0; i < 2; i++) {
+		const char *n = si->Sources[i]->Name;
+		ck_assert(strcmp(n, "A") == 0 || strcmp(n, "B") == 0);
+		ck_assert_uint_eq(si->Sources[i]->Lag, 0);
+	}
+	jsStreamInfo_Destroy(si);
+	/* Each copy says where it came from: "<stream> <sequence>". */
+	uint64_t seen_a1 = 0, seen_b2 = 0, seen_a2 = 0, seen_own = 0;
+	for (uint64_t seq = 1; seq <= 4; seq++) {
+		natsMsg *m = get_msg(js, "AGG", seq);
+		const char *subj = natsMsg_GetSubject(m), *v = NULL;
+		natsStatus hs = natsMsgHeader_Get(m, "Nats-Stream-Source", &v);
+		if (strcmp(subj, "a.1") == 0) {
+			ck_assert_str_eq(v, "A 1");
+			seen_a1 = seq;
+		} else if (strcmp(subj, "b.2") == 0) {
+			ck_assert_str_eq(v, "B 2");
+			seen_b2 = seq;
+		} else if (strcmp(subj, "a.2") == 0) {
+			ck_assert_str_eq(v, "A 2");
+			seen_a2 = seq;
+		} else {
+			ck_assert_str_eq(subj, "agg.own");
+			ck_assert_int_eq(hs, NATS_NOT_FOUND);
+			seen_own = seq;
+		}
+		natsMsg_Destroy(m);
+	}
+	ck_assert(seen_a1 && seen_b2 && seen_a2 && seen_own);
+	ck_assert_uint_lt(seen_a1, seen_a2);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+START_TEST(test_sources_resume_after_restart)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsStreamSource s1;
+	jsStreamSource *sources[1] = { &s1 };
+	jsStreamConfig cfg;
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	add_stream(js, "A", "a.>");
+	publish(js, "a.1", "1");
+	publish(js, "a.2", "2");
+	jsStreamSource_Init(&s1);
+	s1.Name = "A";
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "AGG";
+	cfg.Sources = sources;
+	cfg.SourcesLen = 1;
+	cfg.Storage = js_FileStorage;
+	ck_assert_int_eq(try_add(js, &cfg), 0);
+	jsStreamSource m;
+	jsStreamSource_Init(&m);
+	m.Name = "A";
+	add_mirror(js, "M", &m);
+	wait_msgs(js, "AGG", 2);
+	wait_msgs(js, "M", 2);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	harness_server_stop(&srv);
+	js_server_start();
+	nc = harness_nats_connect(&srv);
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	publish(js, "a.3", "3");
+	wait_msgs(js, "AGG", 3);
+	wait_msgs(js, "M", 3);
+	/* Nothing copied twice: the copy resumed after A's sequence 2. */
+	harness_sleep_ms(300);
+	jsStreamInfo *si = info(js, "AGG");
+	ck_assert_uint_eq(si->State.Msgs, 3);
+	ck_assert_uint_eq(si->State.LastSeq, 3);
+	jsStreamInfo_Destroy(si);
+	expect_msg(js, "AGG", 3, "a.3", "3", "A 3");
+	expect_msg(js, "M", 3, "a.3", "3", NULL);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsStreamSource m, s1;
+	jsStreamSource *sources[1] = { &s1 };
+	jsStreamConfig cfg;
+	const char *subjects[1] = { "m.>" };
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	add_stream(js, "ORIGIN", "o.>");
+	jsStreamSource_Init(&m);
+	m.Name = "ORIGIN";
+	jsStreamSource_Init(&s1);
+	s1.Name = "ORIGIN";
+	/* A mirror takes no subjects and no sources. */
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "M";
+	cfg.Mirror = &m;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	ck_assert_int_eq(try_add(js, &cfg), 10034);
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "M";
+	cfg.Mirror = &m;
+	cfg.Sources = sources;
+	cfg.SourcesLen = 1;
+	ck_assert_int_eq(try_add(js, &cfg), 10031);
+	/* A filter that can never match the origin's subjects. */
+	jsStreamSource_Init(&m);
+	m.Name = "ORIGIN";
+	m.FilterSubject = "x.y";
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "M";
+	cfg.Mirror = &m;
+	ck_assert_int_eq(try_add(js, &cfg), 10052);
+	/* The mirror itself can not change. */
+	jsStreamSource_Init(&m);
+	m.Name = "ORIGIN";
+	add_mirror(js, "M", &m);
+	jsStreamSource m2;
+	jsStreamSource_Init(&m2);
+	m2.Name = "ORIGIN";
+	m2.OptStartSeq = 5;
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "M";
+	cfg.Mirror = &m2;
+	cfg.Storage = js_FileStorage;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	ck_assert_int_ne(js_UpdateStream(&si, js, &cfg, NULL, &jerr), NATS_OK);
+	ck_assert_int_eq(jerr, 10055);
+	/* Sources that lead back to the stream itself. */
+	jsStreamSource_Init(&s1);
+	s1.Name = "LOOP";
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "LOOP";
+	cfg.Sources = sources;
+	cfg.SourcesLen = 1;
+	ck_assert_int_eq(try_add(js, &cfg), 10052);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+START_TEST(test_mirror_of_missing_stream_waits)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsStreamSource m;
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	/* The origin does not exist yet: the mirror is created and keeps
+	 * trying, and copies once the origin appears. */
+	jsStreamSource_Init(&m);
+	m.Name = "LATER";
+	add_mirror(js, "EARLY", &m);
+	add_stream(js, "LATER", "later.>");
+	publish(js, "later.x", "hello");
+	wait_msgs(js, "EARLY", 1);
+	expect_msg(js, "EARLY", 1, "later.x", "hello", NULL);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("js_mirror");
+	TCase *tc = tcase_create("js_mirror");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup_js, teardown_js);
+	tcase_set_timeout(tc, 40);
+	tcase_add_test(tc, test_mirror_copies_origin);
+	tcase_add_test(tc, test_mirror_start_seq_and_filter);
+	tcase_add_test(tc, test_sources_aggregate);
+	tcase_add_test(tc, test_sources_resume_after_restart);
+	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_mirror_of_missing_stream_waits);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
