@@ -37,7 +37,9 @@ deps_present() {
 	[ -f node_modules/.package-lock.json ] &&
 	[ -f node_modules/nats/package.json ] &&
 	[ -f node_modules/@nats-io/transport-node/package.json ] &&
-	[ -f node_modules/@nats-io/jetstream/package.json ]
+	[ -f node_modules/@nats-io/jetstream/package.json ] &&
+	[ -f node_modules/@nats-io/kv/package.json ] &&
+	[ -f node_modules/@nats-io/obj/package.json ]
 }
 
 if ! deps_present; then
