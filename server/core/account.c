@@ -745,10 +745,58 @@ static int accounts_check_users(struct server *s, struct buf *err)
 	return 0;
 }
 
+/* Internal subscriptions (not shadows) of one account, collected. */
+struct isub_list {
+	struct mem *mem;
+	struct sub **subs;
+	size_t n, cap;
+	bool oom;
+};
+
+static void isub_collect(void *arg, struct sub *sub)
+{
+	struct isub_list *l = arg;
+	if (sub->icb == NULL || sub->parent != NULL || sub->removed || l->oom)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct sub **n = mem_realloc(l->mem, l->subs, cap * sizeof(*n));
+		if (n == NULL) {
+			l->oom = true;
+			return;
+		}
+		l->subs = n;
+		l->cap = cap;
+	}
+	l->subs[l->n++] = sub;
+}
+
+/* Internal subscriptions can have shadows too (a mirror's deliver
+ * subject fed by an import): rebuilt like the clients'. */
+static bool accounts_rebuild_internal_shadows(struct server *s)
+{
+	bool ok = true;
+	for (struct link *l = s->accounts.next; l != &s->accounts; l = l->next) {
+		struct account *a = CONTAINER_OF(l, struct account, node);
+		if (a->internal_subs == 0)
+			continue;
+		struct isub_list il = { &s->mem, NULL, 0, 0, false };
+		sublist_visit(a->sl, isub_collect, &il);
+		ok &= !il.oom;
+		for (size_t i = 0; i < il.n; i++) {
+			account_remove_shadows(s, il.subs[i]);
+			if (!a->removed)
+				ok &= account_add_shadows(s, a, il.subs[i]);
+		}
+		mem_free(&s->mem, il.subs);
+	}
+	return ok;
+}
+
 /* Rebuilds the shadows of every client subscription (imports changed). */
 static bool accounts_rebuild_shadows(struct server *s)
 {
-	bool ok = true;
+	bool ok = accounts_rebuild_internal_shadows(s);
 	for (struct link *l = s->conns.next; l != &s->conns; l = l->next) {
 		struct conn *c = CONTAINER_OF(l, struct conn, node);
 		size_t pos = 0;

@@ -111,7 +111,7 @@ static bool deliver_sub(struct server *s, struct account *acc,
 	if (leaf_of_sub(sub) != NULL)
 		return deliver_add_target(s, d, sub);
 	if (sub->icb != NULL) {
-		if (m->deliver == NULL) {
+		if (m->deliver == NULL || sub->forwards) {
 			sub->icb(sub->icb_arg, sub, d->pub, acc, m);
 		} else {
 			struct pubmsg dm = *m;

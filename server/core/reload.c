@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../lib/assert.h"
+#include "../js/jetstream.h"
 #include "server_int.h"
 #include "subject.h"
 
@@ -148,6 +149,10 @@ int server_reload(struct server *s, const struct opts *o, struct buf *err)
 		l = l->next;
 		if (c->connected)
 			reload_conn(s, c);
+	}
+	if (jetstream_reload(s) != 0) {
+		buf_append_str(err, "out of memory enabling JetStream in accounts");
+		return -1;
 	}
 	if (events_start(s) != 0) {
 		buf_append_str(err, "out of memory restarting system services");

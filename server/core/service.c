@@ -110,6 +110,8 @@ static bool resp_prefix_ensure(struct server *s, struct account *a)
 	pre[5 + REPLY_ID_LEN] = '>';
 	pre[6 + REPLY_ID_LEN] = '\0';
 	a->resp_sub = internal_subscribe(s, a, pre, NULL, resp_sub_cb, a);
+	if (a->resp_sub != NULL)
+		a->resp_sub->forwards = true;
 	if (a->resp_sub == NULL)
 		return false;
 	if (a->resp_timer < 0)
@@ -448,6 +450,8 @@ static int svc_import_build(struct server *s, struct account *a,
 		}
 	}
 	si->sub = internal_subscribe(s, a, si->local, NULL, svc_request_cb, si);
+	if (si->sub != NULL)
+		si->sub->forwards = true;
 	if (si->sub == NULL)
 		goto fail;
 	return 0;

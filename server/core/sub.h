@@ -73,6 +73,9 @@ struct sub {
 	struct sub **shadows;   /* client sub: its shadows (owned array) */
 	uint32_t nshadows;
 	bool removed;           /* no longer in any sublist */
+	bool forwards;          /* internal: routes the message on (a service
+				 * import), so it gets a JetStream delivery's
+				 * routing subject and keeps its deliver */
 };
 
 #endif

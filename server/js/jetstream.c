@@ -265,6 +265,36 @@ int jetstream_start(struct server *s, struct buf *err)
 	return 0;
 }
 
+int jetstream_reload(struct server *s)
+{
+	if (s->js == NULL)
+		return 0;
+	for (struct link *l = s->accounts.next; l != &s->accounts; l = l->next) {
+		struct account *acc = CONTAINER_OF(l, struct account, node);
+		if (acc->removed)
+			continue;
+		struct js_account *ja = acc->js;
+		if (ja == NULL) {
+			/* An account the reload added. */
+			if (jetstream_account_setup(s, acc) != 0)
+				return -1;
+			continue;
+		}
+		if (!jetstream_account_wanted(s, acc))
+			continue; /* as the reference: not disabled by a reload */
+		if (acc->opts != NULL && acc->opts->jetstream)
+			ja->limits = acc->opts->js_limits;
+		if (ja->enabled)
+			continue;
+		ja->enabled = true;
+		if (s->js->domain != NULL &&
+		    !account_add_js_domain_mappings(s, acc, s->js->domain))
+			return -1;
+		stream_restore_all(ja);
+	}
+	return 0;
+}
+
 void jetstream_invariants(const struct server *s)
 {
 	if (s->js == NULL)

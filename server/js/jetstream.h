@@ -62,6 +62,10 @@ struct js_account {
  * the accounts, restores the streams from store_dir and subscribes the
  * API.  A no-op when disabled.  -1 with err on failure. */
 int jetstream_start(struct server *s, struct buf *err);
+/* After a configuration reload: accounts the reload added or enabled
+ * get JetStream (their API, domain mappings and streams).  -1 when
+ * memory ran out. */
+int jetstream_reload(struct server *s);
 /* Drops the API subscriptions and closes every stream's store (pending
  * writes are flushed and synced).  Safe to call twice. */
 void jetstream_shutdown(struct server *s);

@@ -196,11 +196,16 @@ static int harness_pick_port(void)
 	return port;
 }
 
-static const char *harness_server_path(void)
+static const char *harness_env_server_path(void)
 {
 	const char *path = getenv("NATS_TEST_SERVER");
 
 	return (path != NULL && path[0] != '\0') ? path : HARNESS_DEFAULT_SERVER;
+}
+
+static const char *harness_server_path(const struct harness_server *srv)
+{
+	return srv->bin[0] != '\0' ? srv->bin : harness_env_server_path();
 }
 
 static void harness_write_file(const char *path, const char *text)
@@ -229,6 +234,8 @@ static void harness_exec_server(const struct harness_server *srv, pid_t parent,
 	dup2(log_fd, STDOUT_FILENO);
 	dup2(log_fd, STDERR_FILENO);
 	harness_close_inherited(3);
+	if (srv->in_dir && chdir(srv->dir) != 0)
+		_exit(124);
 	execv(argv[0], argv);
 	dprintf(STDERR_FILENO, "harness: exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -243,7 +250,7 @@ static void harness_spawn(struct harness_server *srv, const char *const *extra_a
 	pid_t pid;
 
 	snprintf(port_text, sizeof(port_text), "%d", srv->port);
-	argv[argc++] = (char *)harness_server_path();
+	argv[argc++] = (char *)harness_server_path(srv);
 	argv[argc++] = (char *)"-a";
 	argv[argc++] = (char *)"127.0.0.1";
 	argv[argc++] = (char *)"-p";
@@ -314,18 +321,66 @@ static void harness_make_dir(struct harness_server *srv, const char *config_text
 	}
 }
 
+static void harness_server_launch(struct harness_server *srv,
+				  const char *const *extra_args);
+
 void harness_server_start(struct harness_server *srv, const char *config_text,
 			  const char *const *extra_args)
 {
-	const char *path = harness_server_path();
-	int rc = -1;
-
 	memset(srv, 0, sizeof(*srv));
 	srv->janitor_fd = -1;
-	ck_assert_msg(access(path, X_OK) == 0, "server binary %s is not executable: %s "
-		      "(set NATS_TEST_SERVER)", path, strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	harness_make_dir(srv, config_text);
+	harness_server_launch(srv, extra_args);
+}
+
+void harness_server_write_file(const struct harness_server *srv,
+			       const char *name, const char *text)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", srv->dir, name);
+	harness_write_file(path, text);
+}
+
+void harness_server_start_files(struct harness_server *srv, const char *bin,
+				const struct harness_file *files, size_t n,
+				const char *main_conf,
+				const char *const *extra_args)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->janitor_fd = -1;
+	if (bin != NULL)
+		snprintf(srv->bin, sizeof(srv->bin), "%s", bin);
+	srv->in_dir = true;
+	signal(SIGPIPE, SIG_IGN);
+	harness_make_dir(srv, NULL);
+	for (size_t i = 0; i < n; i++)
+		harness_server_write_file(srv, files[i].name, files[i].text);
+	snprintf(srv->conf_path, sizeof(srv->conf_path), "%s/%s", srv->dir,
+		 main_conf);
+	harness_server_launch(srv, extra_args);
+}
+
+void harness_server_reload(const struct harness_server *srv)
+{
+	ck_assert_msg(srv->pid > 0, "reload of a server that is not running");
+	ck_assert_int_eq(kill(srv->pid, SIGHUP), 0);
+}
+
+int harness_free_port(void)
+{
+	return harness_pick_port();
+}
+
+static void harness_server_launch(struct harness_server *srv,
+				  const char *const *extra_args)
+{
+	const char *path = harness_server_path(srv);
+	int rc = -1;
+
+	ck_assert_msg(access(path, X_OK) == 0, "server binary %s is not executable: %s "
+		      "(set NATS_TEST_SERVER)", path, strerror(errno));
 
 	/* Another process may grab the picked port before the server binds it. */
 	for (int attempt = 0; attempt < 3; attempt++) {
@@ -388,7 +443,20 @@ static bool harness_exit_was_clean(const struct harness_server *srv)
 	return WIFSIGNALED(srv->wait_status) && WTERMSIG(srv->wait_status) == SIGTERM;
 }
 
+static void harness_server_stop_common(struct harness_server *srv, bool keep_dir);
+
 void harness_server_stop(struct harness_server *srv)
+{
+	harness_server_stop_common(srv, false);
+}
+
+void harness_server_restart(struct harness_server *srv)
+{
+	harness_server_stop_common(srv, true);
+	harness_server_launch(srv, NULL);
+}
+
+static void harness_server_stop_common(struct harness_server *srv, bool keep_dir)
 {
 	long long deadline;
 	bool exited = false, clean, sanitizer;
@@ -415,7 +483,8 @@ void harness_server_stop(struct harness_server *srv)
 		harness_server_dump_log(srv);
 		harness_server_kill(srv);
 	}
-	harness_remove_dir(srv->dir);
+	if (!keep_dir || !clean || sanitizer)
+		harness_remove_dir(srv->dir);
 	harness_janitor_release(srv);
 	ck_assert_msg(exited, "server did not exit within %d ms of SIGTERM",
 		      HARNESS_STOP_TIMEOUT_MS);

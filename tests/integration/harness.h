@@ -40,6 +40,14 @@ struct harness_server {
 	char url[64];		/* nats://127.0.0.1:<port> */
 	pid_t janitor_pid;	/* cleans up if the test process dies */
 	int janitor_fd;		/* write end of the janitor's pipe, -1 if none */
+	char bin[256];		/* server binary; empty: $NATS_TEST_SERVER */
+	bool in_dir;		/* the server runs with its folder as cwd */
+};
+
+/* A file written into a server's folder before it starts. */
+struct harness_file {
+	const char *name;	/* relative to the folder */
+	const char *text;
 };
 
 /*
@@ -50,6 +58,33 @@ struct harness_server {
  */
 void harness_server_start(struct harness_server *srv, const char *config_text,
 			  const char *const *extra_args);
+
+/*
+ * Like harness_server_start, for servers run from config files as a user
+ * would: bin is the server binary (NULL: $NATS_TEST_SERVER), the n files
+ * are written into the server's folder, which is also its working
+ * directory (so relative includes and store_dir land there), and the
+ * server gets `-c <main_conf>` after `-a 127.0.0.1 -p <free port>`.
+ */
+void harness_server_start_files(struct harness_server *srv, const char *bin,
+				const struct harness_file *files, size_t n,
+				const char *main_conf,
+				const char *const *extra_args);
+
+/* (Re)writes a file in the server's folder. */
+void harness_server_write_file(const struct harness_server *srv,
+			       const char *name, const char *text);
+
+/* Stops the server like harness_server_stop but keeps its folder (files,
+ * store), then starts it again with the same config (and no extra
+ * arguments) on a new client port. */
+void harness_server_restart(struct harness_server *srv);
+
+/* Sends SIGHUP: the server reloads its configuration. */
+void harness_server_reload(const struct harness_server *srv);
+
+/* A free TCP port on 127.0.0.1 (for ports a config must name). */
+int harness_free_port(void);
 
 /* True while the server process has not exited. */
 bool harness_server_alive(struct harness_server *srv);
