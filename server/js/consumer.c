@@ -53,6 +53,7 @@ struct pending {
 	uint64_t dseq;                 /* consumer sequence of the last delivery */
 	uint64_t dc;                   /* deliveries so far */
 	int64_t deadline_ns;           /* monotonic: redeliver after this */
+	int64_t delivered_ns;          /* wall clock of the last delivery */
 	bool queued;                   /* on the redelivery queue */
 };
 
@@ -1282,6 +1283,10 @@ static int get_next(struct consumer *c, struct next_msg *nm)
 		if (c->cfg.max_deliver > 0 && dc > (uint64_t)c->cfg.max_deliver) {
 			/* Delivered often enough: it stays unacked (the ack
 			 * floor waits for it) but is never sent again. */
+			js_advisory_delivery(consumer_ja(c),
+					     JSA_DELIVERY_MAX_DELIVER,
+					     stream_name(c->st), c->name, 0, seq,
+					     dc - 1);
 			pending_remove(c, p);
 			consumer_mark_dirty(c);
 			continue;
@@ -1395,6 +1400,7 @@ static void after_deliver(struct consumer *c, const struct next_msg *nm,
 				p->dseq = dseq;
 			p->dc = nm->dc;
 			p->deadline_ns = ack_deadline(c, nm->dc, now);
+			p->delivered_ns = c->last_delivered_ns;
 		}
 	} else {
 		c->adflr = dseq;
@@ -1742,6 +1748,8 @@ static void nak_msg(struct consumer *c, uint64_t sseq, uint64_t dseq,
 	struct pending *p = pending_find(c, sseq);
 	if (p == NULL)
 		return;
+	js_advisory_delivery(consumer_ja(c), JSA_DELIVERY_NAK,
+			     stream_name(c->st), c->name, dseq, sseq, p->dc);
 	while (len > 0 && (*arg == ' ' || *arg == '\t')) {
 		arg++;
 		len--;
@@ -1813,6 +1821,31 @@ static bool ack_subject_parse(const char *subj, size_t len, uint64_t *sseq,
 	return true;
 }
 
+/* sample_freq ("50%", "100") as a percentage; 0 = none. */
+static int sample_percent(const struct consumer *c)
+{
+	const char *f = c->cfg.sample_freq;
+	int v = 0;
+	if (f == NULL)
+		return 0;
+	for (const char *p = f[0] == '+' ? f + 1 : f; *p >= '0' && *p <= '9'; p++)
+		v = v < 1000 ? v * 10 + (*p - '0') : v;
+	return v;
+}
+
+/* The reference's sampleAck: an ack metric for a sample of the acks. */
+static void sample_ack(struct consumer *c, uint64_t sseq, uint64_t dseq)
+{
+	int pct = sample_percent(c);
+	if (pct <= 0 || (pct < 100 && (int)prng_below(&c->srv->prng, 100) > pct))
+		return;
+	struct pending *p = pending_find(c, sseq);
+	if (p == NULL)
+		return;
+	js_advisory_ack_metric(consumer_ja(c), stream_name(c->st), c->name,
+			       dseq, sseq, now_wall(c) - p->delivered_ns, p->dc);
+}
+
 static bool body_is(const char *b, size_t len, const char *word)
 {
 	size_t n = strlen(word);
@@ -1840,6 +1873,7 @@ static void consumer_ack_in(void *arg, struct sub *sub, struct conn *from,
 	}
 	bool answer = reply[0] != '\0' && sseq != 0;
 	if (len == 0 || body_is(b, len, "+ACK") || body_is(b, len, "+OK")) {
+		sample_ack(c, sseq, dseq);
 		ack_msg(c, sseq, dseq);
 	} else if (len >= 4 && memcmp(b, "+NXT", 4) == 0) {
 		ack_msg(c, sseq, dseq);
@@ -1851,7 +1885,15 @@ static void consumer_ack_in(void *arg, struct sub *sub, struct conn *from,
 	} else if (body_is(b, len, "+WPI")) {
 		progress_msg(c, sseq);
 	} else if (body_is(b, len, "+TERM")) {
+		struct pending *p = pending_find(c, sseq);
+		uint64_t dc = p != NULL ? p->dc : 1;
+		bool known = p != NULL || c->cfg.ack_policy != CONSUMER_ACK_EXPLICIT;
 		ack_msg(c, sseq, dseq);
+		if (known)
+			js_advisory_delivery(consumer_ja(c),
+					     JSA_DELIVERY_TERMINATED,
+					     stream_name(c->st), c->name, dseq,
+					     sseq, dc);
 	}
 	if (answer)
 		consumer_send(c, reply, NULL, NULL, 0, NULL, 0);
@@ -2463,6 +2505,7 @@ static bool restore_read_state(struct consumer *c, const struct json_doc *d,
 			return false;
 		p->dseq = pv[1];
 		p->dc = pv[2];
+		p->delivered_ns = now_wall(c);
 		/* The ack wait starts again with the restart. */
 		p->deadline_ns = ack_deadline(c, p->dc, now);
 	}

@@ -211,3 +211,85 @@ void js_advisory_consumer_action(struct js_account *ja, const char *stream,
 	jsa_send(ja, subj, &b);
 	buf_free(&b);
 }
+
+/* The delivery advisories' subjects and schema types, by kind. */
+static const char *const jsa_delivery_subjects[] = {
+	[JSA_DELIVERY_NAK] = JS_ADVISORY_PREFIX ".CONSUMER.MSG_NAKED",
+	[JSA_DELIVERY_TERMINATED] = JS_ADVISORY_PREFIX ".CONSUMER.MSG_TERMINATED",
+	[JSA_DELIVERY_MAX_DELIVER] = JS_ADVISORY_PREFIX ".CONSUMER.MAX_DELIVERIES",
+};
+static const char *const jsa_delivery_types[] = {
+	[JSA_DELIVERY_NAK] = "io.nats.jetstream.advisory.v1.nak",
+	[JSA_DELIVERY_TERMINATED] = "io.nats.jetstream.advisory.v1.terminated",
+	[JSA_DELIVERY_MAX_DELIVER] = "io.nats.jetstream.advisory.v1.max_deliver",
+};
+
+void js_advisory_delivery(struct js_account *ja, enum jsa_delivery kind,
+			  const char *stream, const char *consumer,
+			  uint64_t consumer_seq, uint64_t stream_seq,
+			  uint64_t deliveries)
+{
+	char subj[JSA_SUBJECT_MAX];
+	int n = snprintf(subj, sizeof(subj), "%s.%s.%s",
+			 jsa_delivery_subjects[kind], stream, consumer);
+	if (n < 0 || (size_t)n >= sizeof(subj) || !jsa_wanted(ja, subj))
+		return;
+	struct server *s = jsa_server(ja);
+	struct buf b;
+	struct jw w;
+	buf_init(&b, &s->mem);
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jsa_write_head(s, &w, jsa_delivery_types[kind]);
+	jw_key(&w, "stream");
+	jw_str(&w, stream);
+	jw_key(&w, "consumer");
+	jw_str(&w, consumer);
+	if (kind != JSA_DELIVERY_MAX_DELIVER) {
+		jw_key(&w, "consumer_seq");
+		jw_uint(&w, consumer_seq);
+	}
+	jw_key(&w, "stream_seq");
+	jw_uint(&w, stream_seq);
+	jw_key(&w, "deliveries");
+	jw_uint(&w, deliveries);
+	jsa_write_domain(ja, &w);
+	jw_obj_end(&w);
+	jsa_send(ja, subj, &b);
+	buf_free(&b);
+}
+
+void js_advisory_ack_metric(struct js_account *ja, const char *stream,
+			    const char *consumer, uint64_t consumer_seq,
+			    uint64_t stream_seq, int64_t ack_time_ns,
+			    uint64_t deliveries)
+{
+	char subj[JSA_SUBJECT_MAX];
+	int n = snprintf(subj, sizeof(subj), "$JS.EVENT.METRIC.CONSUMER.ACK.%s.%s",
+			 stream, consumer);
+	if (n < 0 || (size_t)n >= sizeof(subj) || !jsa_wanted(ja, subj))
+		return;
+	struct server *s = jsa_server(ja);
+	struct buf b;
+	struct jw w;
+	buf_init(&b, &s->mem);
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jsa_write_head(s, &w, "io.nats.jetstream.metric.v1.consumer_ack");
+	jw_key(&w, "stream");
+	jw_str(&w, stream);
+	jw_key(&w, "consumer");
+	jw_str(&w, consumer);
+	jw_key(&w, "consumer_seq");
+	jw_uint(&w, consumer_seq);
+	jw_key(&w, "stream_seq");
+	jw_uint(&w, stream_seq);
+	jw_key(&w, "ack_time");
+	jw_int(&w, ack_time_ns);
+	jw_key(&w, "deliveries");
+	jw_uint(&w, deliveries);
+	jsa_write_domain(ja, &w);
+	jw_obj_end(&w);
+	jsa_send(ja, subj, &b);
+	buf_free(&b);
+}

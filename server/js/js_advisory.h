@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct js_account;
 struct stream;
@@ -46,5 +47,25 @@ void js_advisory_stream_deleted(struct js_account *ja, const struct stream *st);
  * io.nats.jetstream.advisory.v1.consumer_action. */
 void js_advisory_consumer_action(struct js_account *ja, const char *stream,
 				 const char *consumer, bool created);
+
+/* Per-message consumer advisories:
+ * "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED|MSG_TERMINATED|MAX_DELIVERIES.
+ * <stream>.<consumer>" (max_deliver has no consumer_seq). */
+enum jsa_delivery {
+	JSA_DELIVERY_NAK,
+	JSA_DELIVERY_TERMINATED,
+	JSA_DELIVERY_MAX_DELIVER,
+};
+void js_advisory_delivery(struct js_account *ja, enum jsa_delivery kind,
+			  const char *stream, const char *consumer,
+			  uint64_t consumer_seq, uint64_t stream_seq,
+			  uint64_t deliveries);
+
+/* "$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>", a sampled ack
+ * (the consumer's sample_freq): ack_time is the time since delivery. */
+void js_advisory_ack_metric(struct js_account *ja, const char *stream,
+			    const char *consumer, uint64_t consumer_seq,
+			    uint64_t stream_seq, int64_t ack_time_ns,
+			    uint64_t deliveries);
 
 #endif

@@ -716,6 +716,84 @@ START_TEST(test_durable_survives_restart)
 }
 END_TEST
 
+START_TEST(test_delivery_advisories)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsErrCode jerr = 0;
+	natsSubscription *sub = NULL, *adv = NULL;
+	natsMsgList list = { 0 };
+	jsSubOptions so;
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	ck_assert_int_eq(natsConnection_SubscribeSync(&adv, nc, "$JS.EVENT.>"),
+			 NATS_OK);
+	stream_create(js, "ORDERS", "orders.>", js_LimitsPolicy);
+	publish_n(js, "orders", 3);
+	jsSubOptions_Init(&so);
+	so.Config.AckWait = 500 * 1000000LL;
+	so.Config.MaxDeliver = 1;
+	so.Config.SampleFrequency = "100%";
+	ck_assert_int_eq(js_PullSubscribe(&sub, js, "orders.>", "P", NULL, &so, &jerr),
+			 NATS_OK);
+	ck_assert_int_eq(natsSubscription_Fetch(&list, sub, 3, 2000, &jerr), NATS_OK);
+	ck_assert_int_eq(list.Count, 3);
+	ck_assert_int_eq(natsMsg_AckSync(list.Msgs[0], NULL, &jerr), NATS_OK);
+	ck_assert_int_eq(natsMsg_Nak(list.Msgs[1], NULL), NATS_OK);
+	ck_assert_int_eq(natsMsg_Term(list.Msgs[2], NULL), NATS_OK);
+	natsMsgList_Destroy(&list);
+	/* The per-message ones come in order, between the advisories of the
+	 * stream and consumer creation and the API audits. */
+	const char *const ack[] = { "\"type\":\"io.nats.jetstream.metric.v1.consumer_ack\"",
+				    "\"stream\":\"ORDERS\"", "\"consumer\":\"P\"",
+				    "\"consumer_seq\":1", "\"stream_seq\":1",
+				    "\"ack_time\":", "\"deliveries\":1", NULL };
+	const char *const nak[] = { "\"type\":\"io.nats.jetstream.advisory.v1.nak\"",
+				    "\"consumer_seq\":2", "\"stream_seq\":2",
+				    "\"deliveries\":1", NULL };
+	const char *const term[] = { "\"type\":\"io.nats.jetstream.advisory.v1.terminated\"",
+				     "\"consumer_seq\":3", "\"stream_seq\":3",
+				     "\"deliveries\":1", NULL };
+	const char *const maxd[] = { "\"type\":\"io.nats.jetstream.advisory.v1.max_deliver\"",
+				     "\"stream_seq\":2", "\"deliveries\":1", NULL };
+	const char *want[4] = { "$JS.EVENT.METRIC.CONSUMER.ACK.ORDERS.P",
+				"$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.ORDERS.P",
+				"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ORDERS.P",
+				"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.P" };
+	const char *const *texts[4] = { ack, nak, term, maxd };
+	int next = 0;
+	/* The nak'd message is due again at once, but max_deliver 1: the next
+	 * pull makes the server drop it with a MAX_DELIVERIES advisory. */
+	natsSubscription_Fetch(&list, sub, 1, 700, &jerr);
+	ck_assert_int_eq(list.Count, 0);
+	natsMsgList_Destroy(&list);
+	long long end = harness_now_ms() + 5000;
+	while (next < 4 && harness_now_ms() < end) {
+		natsMsg *m = NULL;
+		if (natsSubscription_NextMsg(&m, adv, 500) != NATS_OK)
+			continue;
+		const char *subj = natsMsg_GetSubject(m);
+		if (strcmp(subj, want[next]) == 0) {
+			for (int i = 0; texts[next][i] != NULL; i++)
+				ck_assert_msg(strstr(natsMsg_GetData(m), texts[next][i]) != NULL,
+					      "%s: no %s in %s", subj, texts[next][i],
+					      natsMsg_GetData(m));
+			next++;
+		} else {
+			ck_assert_msg(strncmp(subj, "$JS.EVENT.ADVISORY.API", 22) == 0 ||
+				      strncmp(subj, "$JS.EVENT.ADVISORY.STREAM.", 26) == 0 ||
+				      strncmp(subj, "$JS.EVENT.ADVISORY.CONSUMER.CREATED", 35) == 0,
+				      "unexpected %s after %d", subj, next);
+		}
+		natsMsg_Destroy(m);
+	}
+	ck_assert_msg(next == 4, "saw %d of the 4 per-message advisories", next);
+	natsSubscription_Destroy(adv);
+	natsSubscription_Destroy(sub);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("js_consumers");
@@ -734,6 +812,7 @@ int main(void)
 	tcase_add_test(tc, test_nats_c_push_and_ordered);
 	tcase_add_test(tc, test_work_queue_and_interest);
 	tcase_add_test(tc, test_durable_survives_restart);
+	tcase_add_test(tc, test_delivery_advisories);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
