@@ -265,6 +265,102 @@ int jetstream_start(struct server *s, struct buf *err)
 	return 0;
 }
 
+uint64_t js_account_usage(const struct js_account *ja, enum store_kind kind)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < ja->n_streams; i++) {
+		const struct stream *st = ja->streams[i];
+		if (stream_config_of(st)->storage != kind)
+			continue;
+		struct store_state ss;
+		stream_get_state(st, &ss);
+		total += ss.bytes;
+	}
+	return total;
+}
+
+/* The reference's limitsExceeded: usage beyond the account's total or
+ * per-stream byte limit of that storage. */
+bool js_account_over_limits(const struct js_account *ja, enum store_kind kind)
+{
+	const struct opts_js_limits *l = &ja->limits;
+	int64_t max = kind == STORE_MEMORY ? l->max_memory : l->max_store;
+	int64_t per = kind == STORE_MEMORY ? l->mem_max_stream_bytes
+					   : l->disk_max_stream_bytes;
+	if (max < 0 && per <= 0)
+		return false;
+	uint64_t used = js_account_usage(ja, kind);
+	return (per > 0 && used > (uint64_t)per) ||
+	       (max >= 0 && used > (uint64_t)max);
+}
+
+bool jetstream_over_limits(const struct jetstream *js, enum store_kind kind)
+{
+	int64_t max = kind == STORE_MEMORY ? js->max_memory_bytes
+					   : js->max_store_bytes;
+	if (max < 0)
+		return false;
+	uint64_t used = 0;
+	for (const struct link *l = js->srv->accounts.next;
+	     l != &js->srv->accounts; l = l->next) {
+		const struct account *acc = CONTAINER_OF(l, struct account, node);
+		if (acc->js != NULL)
+			used += js_account_usage(acc->js, kind);
+	}
+	return used > (uint64_t)max;
+}
+
+/* Bytes the streams of ja (all accounts when ja is NULL) reserve with
+ * max_bytes for that storage, the stream named skip left out. */
+static int64_t js_reserved(const struct server *s, const struct js_account *ja,
+			   enum store_kind kind, const char *skip)
+{
+	int64_t total = 0;
+	for (const struct link *l = s->accounts.next; l != &s->accounts;
+	     l = l->next) {
+		const struct account *acc = CONTAINER_OF(l, struct account, node);
+		const struct js_account *a = acc->js;
+		if (a == NULL || (ja != NULL && a != ja))
+			continue;
+		for (size_t i = 0; i < a->n_streams; i++) {
+			const struct stream_config *c = stream_config_of(a->streams[i]);
+			if (c->storage == kind && c->max_bytes > 0 &&
+			    (a != ja || skip == NULL || strcmp(c->name, skip) != 0))
+				total += c->max_bytes * (c->replicas > 0 ? c->replicas : 1);
+		}
+	}
+	return total;
+}
+
+int js_account_check_limits(const struct js_account *ja,
+			    const struct stream_config *c, struct js_error *e)
+{
+	const struct opts_js_limits *l = &ja->limits;
+	if (c->max_consumers > 0 && l->max_consumers > 0 &&
+	    c->max_consumers > l->max_consumers) {
+		js_error_set(e, JS_ERR_MAXIMUM_CONSUMERS_LIMIT, NULL);
+		return -1;
+	}
+	bool mem = c->storage == STORE_MEMORY;
+	int64_t add = c->max_bytes < 0 ? 1 : c->max_bytes;
+	int64_t max = mem ? l->max_memory : l->max_store;
+	int64_t server_max = mem ? ja->js->max_memory_bytes
+				 : ja->js->max_store_bytes;
+	enum js_err err = mem ? JS_ERR_MEMORY_RESOURCES_EXCEEDED
+			      : JS_ERR_STORAGE_RESOURCES_EXCEEDED;
+	if (max >= 0 && js_reserved(ja->js->srv, ja, c->storage, c->name) +
+			add * (c->replicas > 0 ? c->replicas : 1) > max) {
+		js_error_set(e, err, NULL);
+		return -1;
+	}
+	if (server_max >= 0 &&
+	    js_reserved(ja->js->srv, NULL, c->storage, NULL) + add > server_max) {
+		js_error_set(e, err, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int jetstream_reload(struct server *s)
 {
 	if (s->js == NULL)

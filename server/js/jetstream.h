@@ -23,6 +23,10 @@
 
 #include "../core/opts.h"
 #include "../lib/buf.h"
+#include "js_api.h"
+#include "store.h"
+
+struct stream_config;
 
 struct server;
 struct account;
@@ -62,6 +66,19 @@ struct js_account {
  * the accounts, restores the streams from store_dir and subscribes the
  * API.  A no-op when disabled.  -1 with err on failure. */
 int jetstream_start(struct server *s, struct buf *err);
+/* Bytes stored by ja's streams of that storage kind. */
+uint64_t js_account_usage(const struct js_account *ja, enum store_kind kind);
+/* True when ja uses more than its limits allow for that storage (the
+ * total, or a per-stream maximum); a publish that gets there is undone. */
+bool js_account_over_limits(const struct js_account *ja, enum store_kind kind);
+/* True when the server's streams use more than its max_memory_store or
+ * max_file_store (a publish is then refused). */
+bool jetstream_over_limits(const struct jetstream *js, enum store_kind kind);
+/* Stream create/update against the account's and the server's limits:
+ * max consumers, and the bytes reserved by max_bytes (the reference's
+ * checkAllLimits).  0 or -1 with e set. */
+int js_account_check_limits(const struct js_account *ja,
+			    const struct stream_config *c, struct js_error *e);
 /* After a configuration reload: accounts the reload added or enabled
  * get JetStream (their API, domain mappings and streams).  -1 when
  * memory ran out. */

@@ -563,7 +563,18 @@ static int api_decode_config(struct api_req *r, struct stream_config *cfg,
 		js_error_set(&r->e, JS_ERR_STREAM_REPLICAS_NOT_SUPPORTED, NULL);
 		return -1;
 	}
-	return 0;
+	/* The account's max bytes rules (checkStreamCfg's maxBytesLimits). */
+	const struct opts_js_limits *l = &r->ja->limits;
+	int64_t per = cfg->storage == STORE_MEMORY ? l->mem_max_stream_bytes
+						   : l->disk_max_stream_bytes;
+	if (l->max_bytes_required && cfg->max_bytes <= 0)
+		js_error_set(&r->e, JS_ERR_STREAM_MAX_BYTES_REQUIRED, NULL);
+	else if (per > 0 && cfg->max_bytes > per)
+		js_error_set(&r->e, JS_ERR_STREAM_MAX_STREAM_BYTES_EXCEEDED, NULL);
+	else
+		return 0;
+	stream_config_free(mem, cfg);
+	return -1;
 }
 
 static bool api_overlaps_other(struct api_req *r, const struct stream *self,
@@ -591,7 +602,8 @@ static int api_create_new(struct api_req *r, struct stream_config *cfg,
 		js_error_set(&r->e, JS_ERR_STREAM_SUBJECT_OVERLAP, NULL);
 		return -1;
 	}
-	if (source_config_check_streams(ja, cfg, &r->e) != 0)
+	if (source_config_check_streams(ja, cfg, &r->e) != 0 ||
+	    js_account_check_limits(ja, cfg, &r->e) != 0)
 		return -1;
 	if (stream_create(ja, cfg, env_now_wall_ns(r->srv->env), true, out,
 			  &r->e) != 0)
@@ -649,7 +661,8 @@ static int api_stream_update(struct api_req *r)
 		js_error_set(&r->e, JS_ERR_STREAM_SUBJECT_OVERLAP, NULL);
 		return -1;
 	}
-	if (source_config_check_streams(r->ja, &cfg, &r->e) != 0) {
+	if (source_config_check_streams(r->ja, &cfg, &r->e) != 0 ||
+	    js_account_check_limits(r->ja, &cfg, &r->e) != 0) {
 		stream_config_free(mem, &cfg);
 		return -1;
 	}

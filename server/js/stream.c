@@ -1426,6 +1426,11 @@ static int stream_store_msg(struct stream *st, const struct pubmsg *m,
 		return -1;
 	}
 	uint64_t subj_last = 0, seq = 0;
+	if (jetstream_over_limits(st->ja->js, st->cfg.storage)) {
+		js_error_set(&e, JS_ERR_INSUFFICIENT_RESOURCES, NULL);
+		stream_reply_err(st, reply, &e);
+		return -1;
+	}
 	if (stream_skip_no_interest(st, m, reply))
 		return 0;
 	if (st->republish != NULL)
@@ -1433,6 +1438,16 @@ static int stream_store_msg(struct stream *st, const struct pubmsg *m,
 	int src = store_append(st->store, m->subject, m->subject_len,
 			       m->header_len ? m->data : NULL, m->header_len,
 			       m->data + m->header_len, data_len, 0, &seq);
+	if (src == 0 && js_account_over_limits(st->ja, st->cfg.storage)) {
+		/* As the reference: stored, found over the account's limits,
+		 * removed again (the sequence stays used). */
+		LOGW(&stream_server(st)->log, "JetStream resource limits "
+		     "exceeded for account: \"%s\"", st->ja->acc->name);
+		store_remove(st->store, seq, false);
+		js_error_set(&e, JS_ERR_ACCOUNT_RESOURCES_EXCEEDED, NULL);
+		stream_reply_err(st, reply, &e);
+		return -1;
+	}
 	if (src != 0) {
 		if (src == STORE_ERR_NOSPC || src == STORE_ERR_NOMEM)
 			js_error_set(&e, JS_ERR_INSUFFICIENT_RESOURCES, NULL);

@@ -25,7 +25,7 @@
 
 static struct harness_server srv;
 static char store_dir[256];
-static char conf[1024];
+static char conf[2048];
 
 static void store_dir_make(void)
 {
@@ -628,6 +628,91 @@ START_TEST(test_domain)
 }
 END_TEST
 
+/* Account limits: bytes reserved by max_bytes at create and update,
+ * max_bytes required and per-stream maximums, and a publish that takes
+ * the account over max_file: stored, found over, removed again. */
+START_TEST(test_account_limits)
+{
+	harness_server_stop(&srv);
+	snprintf(conf, sizeof(conf),
+		 "jetstream { store_dir: \"%s\" }\n"
+		 "accounts {\n"
+		 "  A: { users: [{user: a, password: a}],\n"
+		 "       jetstream: { max_file: 1000, max_mem: 2000, max_streams: 5,\n"
+		 "                    max_consumers: 3 } }\n"
+		 "  B: { users: [{user: b, password: b}],\n"
+		 "       jetstream: { max_file: 10000, max_bytes_required: true,\n"
+		 "                    disk_max_stream_bytes: 5000 } }\n"
+		 "}\n", store_dir);
+	harness_server_start(&srv, conf, NULL);
+	struct raw_conn *a = raw_connect_ready(&srv,
+		"{\"verbose\":false,\"headers\":true,\"user\":\"a\",\"pass\":\"a\"}");
+	raw_send_str(a, "SUB _INBOX.t 1\r\n");
+	char out[4096];
+	expect_answer(a, "$JS.API.STREAM.CREATE.BIG",
+		      "{\"name\":\"BIG\",\"max_bytes\":2000}",
+		      ERR_JSON("stream_create_response", 500, 10047,
+			       "insufficient storage resources available"));
+	expect_answer(a, "$JS.API.STREAM.CREATE.MEM",
+		      "{\"name\":\"MEM\",\"storage\":\"memory\",\"max_bytes\":3000}",
+		      ERR_JSON("stream_create_response", 500, 10028,
+			       "insufficient memory resources available"));
+	expect_answer(a, "$JS.API.STREAM.CREATE.MC",
+		      "{\"name\":\"MC\",\"max_consumers\":5}",
+		      ERR_JSON("stream_create_response", 400, 10026,
+			       "maximum consumers limit reached"));
+	raw_request(a, "$JS.API.STREAM.CREATE.R1", "{\"name\":\"R1\",\"max_bytes\":600}",
+		    out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"did_create\":true") != NULL, "%s", out);
+	expect_answer(a, "$JS.API.STREAM.CREATE.R2",
+		      "{\"name\":\"R2\",\"max_bytes\":600}",
+		      ERR_JSON("stream_create_response", 500, 10047,
+			       "insufficient storage resources available"));
+	/* An update counts the stream's own reservation once. */
+	raw_request(a, "$JS.API.STREAM.UPDATE.R1", "{\"name\":\"R1\",\"max_bytes\":900}",
+		    out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"max_bytes\":900") != NULL, "%s", out);
+	raw_request(a, "$JS.API.STREAM.CREATE.S", "{\"name\":\"S\",\"subjects\":[\"s\"]}",
+		    out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"did_create\":true") != NULL, "%s", out);
+	/* Publishes of 200 bytes (plus overhead) until the account is over
+	 * its 1000 bytes: the one that goes over is refused and removed. */
+	char body[201];
+	memset(body, 'x', 200);
+	body[200] = '\0';
+	int acked = 0;
+	for (int i = 0; i < 10; i++) {
+		raw_request(a, "s", body, out, sizeof(out));
+		if (strstr(out, "\"error\"") != NULL) {
+			ck_assert_str_eq(out, "{\"error\":{\"code\":400,\"err_code\":10002,"
+					 "\"description\":\"resource limits exceeded for "
+					 "account\"},\"stream\":\"S\",\"seq\":0}");
+			break;
+		}
+		acked++;
+	}
+	ck_assert_int_eq(acked, 4);
+	raw_request(a, "$JS.API.STREAM.INFO.S", "", out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"messages\":4,") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "\"last_seq\":5,") != NULL, "%s", out);
+	raw_close(a);
+
+	struct raw_conn *b = raw_connect_ready(&srv,
+		"{\"verbose\":false,\"headers\":true,\"user\":\"b\",\"pass\":\"b\"}");
+	raw_send_str(b, "SUB _INBOX.t 1\r\n");
+	expect_answer(b, "$JS.API.STREAM.CREATE.N", "{\"name\":\"N\"}",
+		      ERR_JSON("stream_create_response", 400, 10113,
+			       "account requires a stream config to have max bytes set"));
+	expect_answer(b, "$JS.API.STREAM.CREATE.N", "{\"name\":\"N\",\"max_bytes\":6000}",
+		      ERR_JSON("stream_create_response", 400, 10122,
+			       "stream max bytes exceeds account limit max stream bytes"));
+	raw_request(b, "$JS.API.STREAM.CREATE.N", "{\"name\":\"N\",\"max_bytes\":5000}",
+		    out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"did_create\":true") != NULL, "%s", out);
+	raw_close(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jetstream");
@@ -649,6 +734,7 @@ int main(void)
 	tcase_add_test(tc, test_restart_keeps_streams);
 	tcase_add_test(tc, test_account_without_jetstream);
 	tcase_add_test(tc, test_domain);
+	tcase_add_test(tc, test_account_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
