@@ -1002,7 +1002,8 @@ static void stream_pub_ack_ok(const struct stream *st, struct buf *out,
 		json_escape(out, domain, strlen(domain));
 		buf_append_str(out, "\", ");
 	}
-	buf_appendf(out, "\"seq\":%llu", (unsigned long long)seq);
+	buf_append_str(out, "\"seq\":");
+	buf_append_u64(out, seq);
 	if (duplicate)
 		buf_append_str(out, ",\"duplicate\": true");
 	buf_append_char(out, '}');

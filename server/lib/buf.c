@@ -73,16 +73,31 @@ void buf_append_char(struct buf *b, char c)
 	buf_append(b, &c, 1);
 }
 
+/* Two digits per division: ack subjects and PubAcks format several
+ * numbers for every message. */
+static const char fmt_digits2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
 size_t fmt_u64(char *out, uint64_t v)
 {
-	char tmp[21];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
+	char tmp[20];
+	size_t i = sizeof(tmp);
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		i -= 2;
+		memcpy(tmp + i, fmt_digits2 + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(tmp + i, fmt_digits2 + 2 * v, 2);
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
+	size_t n = sizeof(tmp) - i;
+	memcpy(out, tmp + i, n);
 	return n;
 }
 

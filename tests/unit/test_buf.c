@@ -2,6 +2,8 @@
  * test_buf.c - the growable buffer and the counting allocator.
  */
 #include <check.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +101,23 @@ START_TEST(test_fmt_u64)
 	ck_assert_int_eq(out[0], '0');
 	size_t n = fmt_u64(out, 1234567890);
 	ck_assert_int_eq(memcmp(out, "1234567890", n), 0);
+	/* Every length, odd and even, against the C library. */
+	uint64_t v = 1;
+	for (int digits = 1; digits <= 20; digits++) {
+		const uint64_t probes[3] = { v, v * 7 + 3, v - 1 };
+		for (int k = 0; k < 3; k++) {
+			char want[32];
+			int wn = snprintf(want, sizeof(want), "%llu",
+					  (unsigned long long)probes[k]);
+			n = fmt_u64(out, probes[k]);
+			ck_assert_uint_eq(n, (size_t)wn);
+			ck_assert_int_eq(memcmp(out, want, n), 0);
+		}
+		if (digits < 20)
+			v *= 10;
+	}
+	n = fmt_u64(out, UINT64_MAX);
+	ck_assert_int_eq(memcmp(out, "18446744073709551615", n), 0);
 }
 END_TEST
 
