@@ -254,6 +254,40 @@ static bool check_reply_json(const struct check_ctx *x,
 	return k->equals == NULL || strcmp(value, k->equals) == 0;
 }
 
+/* The field of a client's last reply to a request: false (and why in
+ * detail) when there is no reply or no such field. */
+static bool reply_field(const struct check_ctx *x, const char *client,
+			const char *request, const char *field, char *value,
+			size_t vcap, char *detail, size_t cap)
+{
+	size_t len = 0;
+	const char *reply = sim_client_req_last_reply(ctx_client(x, client),
+						      request, &len);
+	if (reply == NULL) {
+		snprintf(detail, cap, "no reply to %s yet", request);
+		return false;
+	}
+	if (!check_json_field(reply, len, field, value, vcap)) {
+		snprintf(detail, cap, "no %s in the reply to %s", field, request);
+		return false;
+	}
+	return true;
+}
+
+static bool check_same_json(const struct check_ctx *x,
+			    const struct sc_cond *k, char *detail, size_t cap)
+{
+	char a[128], b[128];
+	const char *client_b = k->client_b ? k->client_b : k->client;
+	if (!reply_field(x, k->client, k->request, k->field, a, sizeof(a),
+			 detail, cap) ||
+	    !reply_field(x, client_b, k->request_b, k->field, b, sizeof(b),
+			 detail, cap))
+		return false;
+	snprintf(detail, cap, "%s: %s, %s: %s", k->request, a, k->request_b, b);
+	return strcmp(a, b) == 0;
+}
+
 static bool check_server(const struct check_ctx *x, const struct sc_cond *k,
 			 char *detail, size_t cap)
 {
@@ -547,6 +581,7 @@ bool check_cond(const struct check_ctx *x, const struct sc_cond *c,
 	case SC_COND_DELIVERED: return check_delivered(x, c, detail, cap);
 	case SC_COND_QUEUE: return check_queue(x, c, detail, cap);
 	case SC_COND_REPLY_JSON: return check_reply_json(x, c, detail, cap);
+	case SC_COND_SAME_JSON: return check_same_json(x, c, detail, cap);
 	case SC_COND_REPLY: return check_reply_text(x, c, detail, cap);
 	case SC_COND_SERVER: return check_server(x, c, detail, cap);
 	case SC_COND_STORED: return check_stored(x, c, detail, cap);

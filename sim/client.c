@@ -77,6 +77,8 @@ struct creq {
 	uint64_t sent, replies, timeouts, no_responders;
 	char *last;
 	size_t last_len;
+	char *last_reply_to;         /* the last reply's own reply subject
+				      * (a pulled message's ack subject) */
 };
 
 struct pending {
@@ -596,9 +598,27 @@ static bool msg_is_no_responders(const struct cp_msg *m)
 	       m->total_len == m->header_len;
 }
 
-static void client_on_reply(struct sim_client *c, const struct cp_msg *m)
+/* A message on the inbox subscription whose subject is no inbox: the
+ * server kept the message's own subject, as JetStream does for a message
+ * pulled from a consumer ("test", not the request's reply subject).  Like
+ * nats.go's request multiplexer, it answers the one request waiting, if
+ * only one is. */
+static struct pending *client_pending_only(struct sim_client *c)
 {
-	struct pending *p = client_pending_for(c, &m->subject);
+	struct pending *only = NULL;
+	for (uint32_t i = 0; i < c->npend; i++) {
+		if (!c->pend[i]->used)
+			continue;
+		if (only != NULL)
+			return NULL;
+		only = c->pend[i];
+	}
+	return only;
+}
+
+static void client_on_reply(struct sim_client *c, const struct cp_msg *m,
+			    struct pending *p)
+{
 	if (p == NULL)
 		return;   /* late: it already timed out */
 	struct creq *r = c->reqs[p->req];
@@ -618,6 +638,12 @@ static void client_on_reply(struct sim_client *c, const struct cp_msg *m)
 		memcpy(r->last, m->payload + m->header_len, len);
 		r->last[len] = '\0';
 		r->last_len = len;
+		free(r->last_reply_to);
+		r->last_reply_to = NULL;
+		if (m->reply.len > 0) {
+			r->last_reply_to = sim_xcalloc(1, m->reply.len + 1);
+			memcpy(r->last_reply_to, m->reply.ptr, m->reply.len);
+		}
 		sim_emit(c->w, TRACE_CLIENT_REPLY, c->node->id, -1, 0,
 			 sim_now(c->w) - p->sent_ns, r->subject, ident);
 	}
@@ -985,6 +1011,19 @@ int sim_client_publish(struct sim_client *c, const char *subject,
 	return 0;
 }
 
+int sim_client_reply_to(struct sim_client *c, const char *name,
+			const char *payload, size_t len)
+{
+	const struct creq *r = client_req_find(c, name, NULL);
+	if (r == NULL || r->last_reply_to == NULL)
+		return -1;
+	if (client_pub(c, r->last_reply_to, NULL, payload ? payload : "",
+		       payload ? len : 0, false) != 0)
+		return -1;
+	c->st.published++;
+	return 0;
+}
+
 int sim_client_request(struct sim_client *c, const char *name,
 		       const char *subject, const char *payload,
 		       int64_t timeout_ns)
@@ -1062,6 +1101,8 @@ static void http_done(struct chttp *h, bool ok, const char *why)
 	}
 	if (ok) {
 		free(r->last);
+		free(r->last_reply_to);
+		r->last_reply_to = NULL;
 		r->last = sim_xcalloc(1, blen + 1);
 		memcpy(r->last, body, blen);
 		r->last_len = blen;
@@ -1600,8 +1641,10 @@ static void client_on_inbox(struct sim_client *c, const struct cp_msg *m)
 	char kind = 0;
 	uint32_t index = 0;
 	uint64_t n = 0;
-	if (!inbox_parse(c, &m->subject, &kind, &index, &n))
+	if (!inbox_parse(c, &m->subject, &kind, &index, &n)) {
+		client_on_reply(c, m, client_pending_only(c));
 		return;
+	}
 	const char *p = m->payload + m->header_len;
 	size_t len = m->total_len - m->header_len;
 	if (kind == 'j' && index < c->njss)
@@ -1610,7 +1653,7 @@ static void client_on_inbox(struct sim_client *c, const struct cp_msg *m)
 		 !msg_is_no_responders(m))
 		verify_answer(c->verifies[index], n, p, len);
 	else if (kind >= '0' && kind <= '9')
-		client_on_reply(c, m);
+		client_on_reply(c, m, client_pending_for(c, &m->subject));
 }
 
 int sim_client_js_verify(struct sim_client *c, const char *name,
@@ -1814,6 +1857,7 @@ void sim_client_free(struct sim_client *c)
 		free(c->reqs[i]->subject);
 		free(c->reqs[i]->payload);
 		free(c->reqs[i]->last);
+		free(c->reqs[i]->last_reply_to);
 		free(c->reqs[i]);
 	}
 	for (uint32_t i = 0; i < c->nstreams; i++)

@@ -150,6 +150,11 @@ int sim_client_publish(struct sim_client *c, const char *subject,
 int sim_client_request(struct sim_client *c, const char *name,
 		       const char *subject, const char *payload,
 		       int64_t timeout_ns);
+/* Publishes payload to the reply subject of the last reply to request
+ * name (the ack subject of a pulled JetStream message); -1 when there is
+ * none yet or the client is not connected. */
+int sim_client_reply_to(struct sim_client *c, const char *name,
+			const char *payload, size_t len);
 /* GET path from host:port over HTTP (its own connection, closed by the
  * server after the answer); the body becomes request name's last reply
  * (a failure or timeout counts as a timeout of that request). */

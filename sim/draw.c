@@ -167,6 +167,7 @@ static void timeline_marks(struct draw *d)
 		{ SC_ACT_CRASH, "crash" }, { SC_ACT_STOP, "stop" },
 		{ SC_ACT_RESTART, "restart" }, { SC_ACT_START, "start" },
 		{ SC_ACT_PAUSE, "pause" }, { SC_ACT_WIPE, "wipe" },
+		{ SC_ACT_RELOAD, "reload" },
 	};
 	for (uint32_t i = 0; i < d->sc->nsteps; i++) {
 		const struct sc_step *st = &d->sc->steps[i];

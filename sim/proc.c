@@ -9,6 +9,7 @@
 #include "proc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "disk.h"
@@ -32,7 +33,8 @@ void sim_proc_init(struct sim_proc *p, struct sim_world *w,
 	memset(p, 0, sizeof(*p));
 	p->w = w;
 	p->node = node;
-	p->opts = *opts;
+	p->opts = sim_xcalloc(1, sizeof(*p->opts));
+	*p->opts = *opts;
 	p->opts_mem = *opts_mem;
 	p->port = opts->port > 0 ? opts->port : (opts->port == 0 ? 4222 : -1);
 	snprintf(p->log_prefix, sizeof(p->log_prefix), "[%s] ", node->name);
@@ -44,7 +46,40 @@ void sim_proc_free(struct sim_proc *p)
 {
 	if (p->srv != NULL)
 		sim_proc_crash(p);
-	opts_free(&p->opts, &p->opts_mem);
+	opts_free(p->opts, &p->opts_mem);
+	free(p->opts);
+	p->opts = NULL;
+}
+
+static void proc_opts_drop(struct sim_proc *p, struct opts *o)
+{
+	opts_free(o, &p->opts_mem);
+	free(o);
+}
+
+int sim_proc_set_opts(struct sim_proc *p, struct opts *o, char *err,
+		      size_t cap)
+{
+	if (p->srv != NULL) {
+		struct mem m;
+		mem_init(&m);
+		struct buf e;
+		buf_init(&e, &m);
+		int rc = server_reload(p->srv, o, &e);
+		if (rc != 0) {
+			snprintf(err, cap, "%s", e.data ? e.data : "reload failed");
+			buf_free(&e);
+			proc_opts_drop(p, o);
+			return -1;
+		}
+		buf_free(&e);
+		/* Flush what the reload queued (closed connections, errors). */
+		sim_node_turn_end(p->node);
+	}
+	/* Only now does nothing point to the old options any more. */
+	proc_opts_drop(p, p->opts);
+	p->opts = o;
+	return 0;
 }
 
 bool sim_proc_running(const struct sim_proc *p)
@@ -71,7 +106,7 @@ int sim_proc_start(struct sim_proc *p, char *err, size_t cap)
 	n->env = sim_env_new(p->w, n);
 	sim_env_set_log(n->env, p->log_fn, p->log_arg);
 	struct server_config cfg = {
-		.env = sim_env_env(n->env), .opts = &p->opts,
+		.env = sim_env_env(n->env), .opts = p->opts,
 		.log_prefix = p->log_prefix, .exe_name = "natsd", .seed = 0,
 	};
 	struct mem m;

@@ -26,8 +26,9 @@
 struct sim_proc {
 	struct sim_world *w;
 	struct sim_node *node;
-	struct opts opts;            /* parsed config, owned */
-	struct mem opts_mem;
+	struct opts *opts;           /* the config in effect, owned; the server
+				      * borrows it while it runs */
+	struct mem opts_mem;         /* counts the allocations of opts */
 	struct server *srv;          /* NULL when down */
 	int port;                    /* client port: last bound or configured */
 	uint32_t starts;
@@ -42,6 +43,12 @@ void sim_proc_init(struct sim_proc *p, struct sim_world *w,
 		   struct sim_node *node, const struct opts *opts,
 		   const struct mem *opts_mem);
 void sim_proc_free(struct sim_proc *p);
+/* Puts new options in effect, as natsd's SIGHUP does: a running server
+ * gets them through server_reload; a stopped one starts with them next.
+ * Takes o (heap, allocated from p->opts_mem).  0, or -1 with err when the
+ * server refused them (then the old ones stay in effect and o is freed). */
+int sim_proc_set_opts(struct sim_proc *p, struct opts *o, char *err,
+		      size_t cap);
 
 bool sim_proc_running(const struct sim_proc *p);
 /* 0, or -1 when it did not start (the reason is traced and in err). */

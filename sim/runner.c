@@ -319,6 +319,8 @@ static int runner_setup(struct runner *r, const struct run_opts *o, char *err,
 	r->procs = sim_xcalloc(sc->nservers, sizeof(*r->procs));
 	r->logs = sim_xcalloc(sc->nservers ? sc->nservers : 1,
 			      sizeof(*r->logs));
+	r->files = sim_xcalloc(sc->nservers ? sc->nservers : 1,
+			       sizeof(*r->files));
 	r->clients = sim_xcalloc(sc->nclients ? sc->nclients : 1,
 				 sizeof(*r->clients));
 	for (uint32_t i = 0; i < sc->nservers; i++) {
@@ -366,6 +368,9 @@ static void runner_collect(struct runner *r, struct run_result *res)
 	res->verdicts = sim_xcalloc(r->nex ? r->nex : 1,
 				    sizeof(*res->verdicts));
 	res->passed = r->w->failure[0] == '\0';
+	for (uint32_t i = 0; i < r->sc->nsteps; i++)
+		if (r->steps[i].failed)
+			res->passed = false;
 	for (uint32_t i = 0; i < r->nex; i++) {
 		struct run_verdict *v = &res->verdicts[i];
 		const struct ex_state *e = &r->ex[i];
@@ -415,6 +420,9 @@ static void runner_teardown(struct runner *r)
 	for (uint32_t i = 0; r->logs != NULL && i < r->sc->nservers; i++)
 		free(r->logs[i].text);
 	free(r->logs);
+	for (uint32_t i = 0; r->files != NULL && i < r->sc->nservers; i++)
+		free(r->files[i].v);
+	free(r->files);
 	free(r->procs);
 	free(r->clients);
 	free(r->steps);

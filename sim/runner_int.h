@@ -32,6 +32,16 @@ struct ex_state {
 struct step_state {
 	bool waiting;                /* "after": condition not seen yet */
 	bool ran;
+	bool failed;                 /* it could not do its action (a
+				      * refused reload...): the run fails */
+	char error[200];
+};
+
+/* The config files replaced on a server's machine so far, in the order
+ * of the reload steps (shallow copies of the steps' entries). */
+struct runner_files {
+	struct sc_file_subst *v;
+	uint32_t n;
 };
 
 /* A server's log lines, kept for `log` conditions: each line ends in
@@ -52,6 +62,7 @@ struct runner {
 	uint32_t nprocs;
 	struct sim_client **clients; /* by scenario client index */
 	struct runner_log *logs;     /* by scenario server index */
+	struct runner_files *files;  /* by scenario server index */
 	struct ex_state *ex;
 	uint32_t nex;
 	uint32_t nwatching;

@@ -205,10 +205,15 @@ char *runner_notes(struct runner *r)
 	mem_init(&m);
 	struct buf b;
 	buf_init(&b, &m);
-	for (uint32_t i = 0; i < r->sc->nsteps; i++)
+	for (uint32_t i = 0; i < r->sc->nsteps; i++) {
 		if (!r->steps[i].ran)
 			buf_appendf(&b, "  step at line %d never ran: %s\n",
 				    r->sc->steps[i].line, r->sc->steps[i].text);
+		else if (r->steps[i].failed)
+			buf_appendf(&b, "  step at line %d failed: %s: %s\n",
+				    r->sc->steps[i].line, r->sc->steps[i].text,
+				    r->steps[i].error);
+	}
 	buf_append(&b, "", 0);
 	char *s = sim_xstrdup(b.data ? b.data : "");
 	buf_free(&b);

@@ -58,13 +58,84 @@ static struct sim_partition *part_build(struct runner *r,
 	return p;
 }
 
+static void step_failed(struct runner *r, uint32_t step, const char *err)
+{
+	struct step_state *ss = &r->steps[step];
+	ss->failed = true;
+	snprintf(ss->error, sizeof(ss->error), "%s", err);
+	char text[400];
+	snprintf(text, sizeof(text), "%s failed: %s", r->sc->steps[step].text,
+		 err);
+	sim_emit(r->w, TRACE_STEP, -1, -1, 0, r->sc->steps[step].line, NULL,
+		 text);
+}
+
+/* Reads server i's config again, through the files replaced so far;
+ * NULL (and err) when it does not parse. */
+static struct opts *reread_opts(struct runner *r, int i, char *err,
+				size_t cap)
+{
+	struct sim_proc *p = &r->procs[i];
+	struct opts *o = sim_xcalloc(1, sizeof(*o));
+	const struct runner_files *f = &r->files[i];
+	if (scenario_server_opts_files(r->sc, (uint32_t)i, f->v, f->n, o,
+				       &p->opts_mem, err, cap) != 0) {
+		opts_free(o, &p->opts_mem);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A start reads the config from the machine, so replaced files count;
+ * without replacements the config has not changed since set-up. */
+static void proc_start(struct runner *r, int i)
+{
+	struct sim_proc *p = &r->procs[i];
+	char err[512];
+	if (r->files[i].n > 0 && !sim_proc_running(p)) {
+		struct opts *o = reread_opts(r, i, err, sizeof(err));
+		if (o == NULL || sim_proc_set_opts(p, o, err, sizeof(err)) != 0) {
+			sim_emit(r->w, TRACE_PROC_FAIL, p->node->id, -1, 0, 0,
+				 NULL, err);
+			return;
+		}
+	}
+	sim_proc_start(p, err, sizeof(err));
+}
+
+/* The files are replaced for good, even when the server then refuses
+ * the config (as an edited file stays edited). */
+static void do_reload(struct runner *r, uint32_t step)
+{
+	const struct sc_step *st = &r->sc->steps[step];
+	int i = server_index(r, st->target);
+	struct runner_files *f = &r->files[i];
+	if (st->nfiles > 0) {
+		f->v = sim_xrealloc(f->v, (f->n + st->nfiles) * sizeof(*f->v));
+		memcpy(f->v + f->n, st->files, st->nfiles * sizeof(*f->v));
+		f->n += st->nfiles;
+	}
+	char err[512];
+	struct opts *o = reread_opts(r, i, err, sizeof(err));
+	if (o == NULL && f->n > 0) {
+		/* The parser names files as included; say what they held. */
+		size_t used = strlen(err);
+		snprintf(err + used, sizeof(err) - used, " (%s read from %s)",
+			 f->v[f->n - 1].key, f->v[f->n - 1].path);
+	}
+	if (o == NULL || sim_proc_set_opts(&r->procs[i], o, err,
+					   sizeof(err)) != 0)
+		step_failed(r, step, err);
+}
+
 static void do_proc(struct runner *r, const struct sc_step *st)
 {
-	struct sim_proc *p = &r->procs[server_index(r, st->target)];
-	char err[512];
+	int i = server_index(r, st->target);
+	struct sim_proc *p = &r->procs[i];
 	switch (st->act) {
 	case SC_ACT_START:
-		sim_proc_start(p, err, sizeof(err));
+		proc_start(r, i);
 		break;
 	case SC_ACT_STOP:
 		sim_proc_stop(p);
@@ -74,7 +145,7 @@ static void do_proc(struct runner *r, const struct sc_step *st)
 		break;
 	case SC_ACT_RESTART:
 		sim_proc_stop(p);
-		sim_proc_start(p, err, sizeof(err));
+		proc_start(r, i);
 		break;
 	case SC_ACT_WIPE:
 		sim_proc_wipe(p);
@@ -178,15 +249,22 @@ static void do_http(struct runner *r, struct sim_client *c,
 	int port = (int)st->http_port;
 	if (port == 0)
 		port = p->srv != NULL ? server_http_port(p->srv)
-				      : (int)p->opts.http_port;
+				      : (int)p->opts->http_port;
 	sim_client_http_get(c, st->name, r->sc->servers[i].host,
 			    port > 0 ? port : 8222, st->subject, st->timeout_ns);
 }
 
-static void do_client(struct runner *r, const struct sc_step *st)
+static void do_client(struct runner *r, uint32_t step)
 {
+	const struct sc_step *st = &r->sc->steps[step];
 	struct sim_client *c = client_named(r, st->target);
 	switch (st->act) {
+	case SC_ACT_REPLY_TO:
+		if (sim_client_reply_to(c, st->name, st->payload,
+					st->payload_len) != 0)
+			step_failed(r, step, "no reply with a reply subject to "
+				    "answer, or not connected");
+		break;
 	case SC_ACT_PUBLISH:
 		for (int64_t i = 0; i < st->count; i++)
 			sim_client_publish(c, st->subject, st->reply, st->payload,
@@ -259,8 +337,11 @@ void runner_do_step(struct runner *r, uint32_t step)
 		break;
 	case SC_ACT_LOG:
 		break;
+	case SC_ACT_RELOAD:
+		do_reload(r, step);
+		break;
 	default:
-		do_client(r, st);
+		do_client(r, step);
 		break;
 	}
 }

@@ -257,12 +257,50 @@ void scenario_netset_apply(const struct sc_netset *ns, struct sim_net_cfg *cfg)
 
 struct conf_ctx {
 	const struct sc_server *srv;
+	const struct sc_file_subst *files;
+	uint32_t nfiles;
 };
+
+/* Copies path without "./" segments, so "dir/./a.conf" reads as
+ * "dir/a.conf" (includes are joined to their folder as written). */
+static void path_tidy(const char *path, char *out, size_t cap)
+{
+	size_t n = 0;
+	const char *p = path;
+	while (*p != '\0' && n + 1 < cap) {
+		bool seg_start = p == path || p[-1] == '/';
+		if (seg_start && p[0] == '.' && p[1] == '/') {
+			p += 2;
+			continue;
+		}
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+}
+
+bool scenario_file_matches(const struct sc_file_subst *subst,
+			   const char *path)
+{
+	char a[2048], k[2048];
+	path_tidy(path, a, sizeof(a));
+	path_tidy(subst->key, k, sizeof(k));
+	size_t la = strlen(a), lk = strlen(k);
+	if (lk == 0 || lk > la)
+		return false;
+	return strcmp(a + la - lk, k) == 0 && (la == lk || a[la - lk - 1] == '/');
+}
 
 static int conf_read_file(void *arg, struct mem *mem, const char *path,
 			  char **data, size_t *len)
 {
-	UNUSED(arg);
+	const struct conf_ctx *cc = arg;
+	/* The last reload naming this file wins, as the last edit would. */
+	for (uint32_t i = cc->nfiles; i-- > 0;) {
+		if (scenario_file_matches(&cc->files[i], path)) {
+			path = cc->files[i].path;
+			break;
+		}
+	}
 	FILE *fp = fopen(path, "rb");
 	if (fp == NULL)
 		return ENV_ENOENT;
@@ -298,8 +336,16 @@ static const char *conf_get_env(void *arg, const char *name)
 int scenario_server_opts(const struct scenario *s, uint32_t i,
 			 struct opts *o, struct mem *m, char *err, size_t cap)
 {
+	return scenario_server_opts_files(s, i, NULL, 0, o, m, err, cap);
+}
+
+int scenario_server_opts_files(const struct scenario *s, uint32_t i,
+			       const struct sc_file_subst *files,
+			       uint32_t nfiles, struct opts *o, struct mem *m,
+			       char *err, size_t cap)
+{
 	const struct sc_server *srv = &s->servers[i];
-	struct conf_ctx cc = { srv };
+	struct conf_ctx cc = { srv, files, nfiles };
 	struct conf_io io = { conf_read_file, conf_get_env, &cc };
 	struct conf_doc doc;
 	struct buf e;

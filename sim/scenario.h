@@ -62,6 +62,7 @@ enum sc_cond_kind {
 				      * error */
 	SC_COND_PUB_TIMEOUTS,        /* JetStream publishes without answer */
 	SC_COND_LOG,                 /* a server's log lines containing text */
+	SC_COND_SAME_JSON,           /* one field of two last replies agrees */
 	SC_COND_ALL,
 	SC_COND_ANY,
 	SC_COND_NOT,
@@ -84,6 +85,9 @@ struct sc_cond {
 				      * received.ids */
 	uint32_t nmembers;
 	char *request;               /* request name */
+	char *client_b;              /* same_json: the second reply's client
+				      * (NULL: client) */
+	char *request_b;             /* same_json: the second request */
 	char *contains;              /* error text */
 	char *field;                 /* reply_json: dotted path */
 	char *equals;                /* reply_json: expected scalar */
@@ -113,7 +117,16 @@ enum sc_action {
 	SC_ACT_HEAL, SC_ACT_RESET, SC_ACT_NETWORK, SC_ACT_CLOCK, SC_ACT_DISK,
 	SC_ACT_PUBLISH, SC_ACT_REQUEST, SC_ACT_SUBSCRIBE, SC_ACT_UNSUBSCRIBE,
 	SC_ACT_SEND, SC_ACT_CONNECT, SC_ACT_DISCONNECT, SC_ACT_EXPECT,
-	SC_ACT_LOG, SC_ACT_END, SC_ACT_HTTP, SC_ACT_VERIFY,
+	SC_ACT_LOG, SC_ACT_END, SC_ACT_HTTP, SC_ACT_VERIFY, SC_ACT_RELOAD,
+	SC_ACT_REPLY_TO,
+};
+
+/* A config file replaced on a server's machine (reload step): a file the
+ * config reads whose path, as resolved from the including file, is key or
+ * ends in "/key" is read from path instead. */
+struct sc_file_subst {
+	char *key;
+	char *path;                  /* resolved from the scenario's folder */
 };
 
 /* Which connections a partition or reset applies to. */
@@ -163,6 +176,8 @@ struct sc_step {
 	int64_t http_port;           /* http: 0 = the server's monitoring port */
 	char *js_stream;             /* verify: the JetStream stream read */
 	char *from;                  /* verify: the identity prefix */
+	struct sc_file_subst *files; /* reload: replaced config files */
+	uint32_t nfiles;
 	int64_t count;
 	int64_t timeout_ns;
 	struct sc_expect *expects;
@@ -201,6 +216,14 @@ void scenario_free(struct scenario *s);
 int scenario_server_opts(const struct scenario *s, uint32_t i,
 			 struct opts *o, struct mem *m, char *err,
 			 size_t cap);
+/* The same, with files of the config replaced (later entries win). */
+int scenario_server_opts_files(const struct scenario *s, uint32_t i,
+			       const struct sc_file_subst *files,
+			       uint32_t nfiles, struct opts *o, struct mem *m,
+			       char *err, size_t cap);
+/* Whether a file the config reads at path is replaced by subst. */
+bool scenario_file_matches(const struct sc_file_subst *subst,
+			   const char *path);
 /* Applies a partial network setting to cfg. */
 void scenario_netset_apply(const struct sc_netset *ns,
 			   struct sim_net_cfg *cfg);

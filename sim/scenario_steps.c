@@ -159,6 +159,8 @@ static const char *const p_pub_errors[] = { "client", "from", "contains",
 					    "count", "min", "max", NULL };
 static const char *const p_log[] = { "server", "contains", "count", "min",
 				     "max", NULL };
+static const char *const p_same_json[] = { "client", "a", "b", "client_b",
+					   "field", NULL };
 
 static const struct cond_kind_def cond_kinds[] = {
 	{ "received", SC_COND_RECEIVED, p_received },
@@ -180,6 +182,7 @@ static const struct cond_kind_def cond_kinds[] = {
 	{ "pub_errors", SC_COND_PUB_ERRORS, p_pub_errors },
 	{ "pub_timeouts", SC_COND_PUB_TIMEOUTS, p_acked },
 	{ "log", SC_COND_LOG, p_log },
+	{ "same_json", SC_COND_SAME_JSON, p_same_json },
 	{ "all", SC_COND_ALL, NULL },
 	{ "any", SC_COND_ANY, NULL },
 	{ "not", SC_COND_NOT, NULL },
@@ -301,11 +304,32 @@ static bool parse_cond_log(struct yctx *x, const struct scenario *s,
 	return get_range(x, v, &c->count, true);
 }
 
+/* same_json: {client, a, b, client_b, field}: the field of request a's
+ * last reply equals that of request b's (of client_b, default client). */
+static bool parse_cond_same_json(struct yctx *x, const struct scenario *s,
+				 const struct ynode *v, struct sc_cond *c)
+{
+	const struct ynode *m;
+	if (!parse_cond_client(x, s, v, c))
+		return false;
+	if ((m = ymap_get(v, "a")) == NULL || !yget_str(x, m, &c->request))
+		return yfail(x, v, "same_json needs a: (a request name)");
+	if ((m = ymap_get(v, "b")) == NULL || !yget_str(x, m, &c->request_b))
+		return yfail(x, v, "same_json needs b: (a request name)");
+	if ((m = ymap_get(v, "client_b")) && !want_client(x, s, m, &c->client_b))
+		return false;
+	if ((m = ymap_get(v, "field")) == NULL || !yget_str(x, m, &c->field))
+		return yfail(x, v, "same_json needs field: (e.g. state.messages)");
+	return true;
+}
+
 static bool parse_cond_params(struct yctx *x, const struct scenario *s,
 			      const struct ynode *v, struct sc_cond *c)
 {
 	const struct ynode *m;
 	switch (c->kind) {
+	case SC_COND_SAME_JSON:
+		return parse_cond_same_json(x, s, v, c);
 	case SC_COND_STORED:
 		return parse_cond_stored(x, s, v, c);
 	case SC_COND_LOG:
@@ -381,6 +405,11 @@ static void cond_text_js(struct sc_cond *c, const char *r)
 	case SC_COND_LOG:
 		snprintf(c->text, sizeof(c->text), "%s logged %s lines with '%s'",
 			 c->server, r, c->contains);
+		return;
+	case SC_COND_SAME_JSON:
+		snprintf(c->text, sizeof(c->text), "%s of %s's reply to %s equals "
+			 "that of %s's reply to %s", c->field, who, c->request,
+			 c->client_b ? c->client_b : who, c->request_b);
 		return;
 	default:
 		return;
@@ -461,6 +490,7 @@ static void cond_text(struct sc_cond *c)
 	case SC_COND_PUB_ERRORS:
 	case SC_COND_PUB_TIMEOUTS:
 	case SC_COND_LOG:
+	case SC_COND_SAME_JSON:
 		cond_text_js(c, r);
 		break;
 	case SC_COND_SERVER:
@@ -536,6 +566,8 @@ void sc_cond_free(struct sc_cond *c)
 	free(c->from);
 	sc_names_free(c->members, c->nmembers);
 	free(c->request);
+	free(c->client_b);
+	free(c->request_b);
 	free(c->contains);
 	free(c->field);
 	free(c->equals);
@@ -985,6 +1017,93 @@ static bool act_verify(struct yctx *x, const struct scenario *s,
 	return true;
 }
 
+/* A replacement file of a reload, read from the scenario's folder. */
+static bool reload_file(struct yctx *x, const struct scenario *s,
+			const struct ynode *key, const struct ynode *v,
+			struct sc_file_subst *f)
+{
+	char *rel = NULL;
+	if (key->text[0] == '\0')
+		return yfail(x, key, "reload: a file to replace needs a name");
+	if (!yget_str(x, v, &rel))
+		return false;
+	char path[2048];
+	snprintf(path, sizeof(path), "%s%s%s", rel[0] == '/' ? "" : s->dir,
+		 rel[0] == '/' ? "" : "/", rel);
+	free(rel);
+	FILE *fp = fopen(path, "rb");
+	if (fp == NULL)
+		return yfail(x, v, "cannot read file %s", path);
+	fclose(fp);
+	f->key = sim_xstrdup(key->text);
+	f->path = sim_xstrdup(path);
+	return true;
+}
+
+/* reload: SERVER or {server, files: {NAME: PATH}}: the files are replaced
+ * on the server's machine, then its config is read again and applied to
+ * the running server (natsd's SIGHUP). */
+static bool act_reload(struct yctx *x, const struct scenario *s,
+		       const struct ynode *v, struct sc_step *st)
+{
+	static const char *const keys[] = { "server", "files", NULL };
+	if (v->type == Y_SCALAR) {
+		if (!want_server(x, s, v, &st->target))
+			return false;
+	} else {
+		if (!ykeys_allowed(x, v, "reload", keys))
+			return false;
+		const struct ynode *m = ymap_get(v, "server");
+		if (m == NULL)
+			return yfail(x, v, "reload needs server:");
+		if (!want_server(x, s, m, &st->target))
+			return false;
+		if ((m = ymap_get(v, "files")) != NULL) {
+			if (!yexpect(x, m, Y_MAP, "files (NAME: PATH)"))
+				return false;
+			st->files = sim_xcalloc(m->n ? m->n : 1,
+						sizeof(*st->files));
+			for (uint32_t i = 0; i < m->n; i++) {
+				st->nfiles++;
+				if (!reload_file(x, s, m->kv[i].key,
+						 m->kv[i].value, &st->files[i]))
+					return false;
+			}
+		}
+	}
+	snprintf(st->text, sizeof(st->text), "reload %s%s%s", st->target,
+		 st->nfiles ? " with " : "", st->nfiles ? st->files[0].key : "");
+	if (st->nfiles > 1)
+		snprintf(st->text + strlen(st->text),
+			 sizeof(st->text) - strlen(st->text), " (and %u more)",
+			 st->nfiles - 1);
+	if (st->nfiles > 0)
+		snprintf(st->text + strlen(st->text),
+			 sizeof(st->text) - strlen(st->text), " replaced");
+	return true;
+}
+
+/* reply_to: {client, request, payload}: publishes payload (default empty)
+ * to the reply subject of the last reply to that request, e.g. "+ACK" for
+ * a message pulled from a consumer. */
+static bool act_reply_to(struct yctx *x, const struct scenario *s,
+			 const struct ynode *v, struct sc_step *st)
+{
+	static const char *const keys[] = { "client", "request", "payload",
+					    NULL };
+	if (!client_args(x, s, v, st, keys, "reply_to"))
+		return false;
+	const struct ynode *m = ymap_get(v, "request");
+	if (m == NULL)
+		return yfail(x, v, "reply_to needs request: (a request name)");
+	if (!yget_str(x, m, &st->name))
+		return false;
+	snprintf(st->text, sizeof(st->text), "%s answers the last reply to %s "
+		 "with '%.40s'", st->target, st->name,
+		 st->payload ? st->payload : "");
+	return true;
+}
+
 static bool act_subscribe(struct yctx *x, const struct scenario *s,
 			  const struct ynode *v, struct sc_step *st)
 {
@@ -1095,6 +1214,8 @@ static const struct act_def act_defs[] = {
 	{ "end", SC_ACT_END, act_end },
 	{ "http", SC_ACT_HTTP, act_http },
 	{ "verify", SC_ACT_VERIFY, act_verify },
+	{ "reload", SC_ACT_RELOAD, act_reload },
+	{ "reply_to", SC_ACT_REPLY_TO, act_reply_to },
 };
 
 static bool parse_step_when(struct yctx *x, const struct scenario *s,
@@ -1188,5 +1309,10 @@ void sc_step_free(struct sc_step *st)
 	free(st->http_server);
 	free(st->js_stream);
 	free(st->from);
+	for (uint32_t i = 0; i < st->nfiles; i++) {
+		free(st->files[i].key);
+		free(st->files[i].path);
+	}
+	free(st->files);
 	sc_expects_free(st->expects, st->nexpects);
 }

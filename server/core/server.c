@@ -378,6 +378,14 @@ void server_get_stats(const struct server *s, struct server_stats *out)
 	*out = s->stats;
 }
 
+static void count_internal_shadow(void *arg, struct sub *sub)
+{
+	if (sub->parent != NULL && sub->parent->icb != NULL) {
+		ASSERT(sub->parent->conn == NULL);
+		(*(size_t *)arg)++;
+	}
+}
+
 void server_invariants(const struct server *s)
 {
 	uint32_t n = 0, subs = 0, shadows = 0;
@@ -411,6 +419,11 @@ void server_invariants(const struct server *s)
 	     l = l->next) {
 		const struct account *a = CONTAINER_OF(l, struct account, node);
 		sublist_invariants(a->sl);
+		/* Internal subscriptions have shadows too (imports feeding a
+		 * mirror or source). */
+		size_t ishadows = 0;
+		sublist_visit(a->sl, count_internal_shadow, &ishadows);
+		shadows += (uint32_t)ishadows;
 		acc_conns += a->nconns;
 		acc_subs += sublist_count(a->sl);
 		internal += a->internal_subs;

@@ -6,7 +6,9 @@
  * answering which connections received a message; JetStream publishers
  * and the "acknowledged means stored" check (a passing read-back, acked
  * messages removed by a limit, a duplicate, lost_max), log conditions,
- * and the loader's errors for the JetStream keys.
+ * reload steps (a replaced include, a restart after it, a refused
+ * config), acking a pulled message with reply_to, same_json, and the
+ * loader's errors for these keys.
  */
 #include <check.h>
 #include <sqlite3.h>
@@ -276,6 +278,125 @@ START_TEST(test_js_no_stream)
 }
 END_TEST
 
+/* reload: the included file is replaced, the running server takes the new
+ * users (b can connect), a restart keeps them, and a config the server
+ * refuses fails the step (and the run) while the old one stays. */
+START_TEST(test_reload_replaces_file)
+{
+	char err[1024];
+	const char *text =
+		"duration: 5s\n"
+		"servers:\n"
+		"  n1: {config: reload_main.conf}\n"
+		"clients:\n"
+		"  a: {server: n1, user: a, pass: a}\n"
+		"  b: {server: n1, user: b, pass: b,\n"
+		"      reconnect: {delay: 200ms, max_delay: 200ms}}\n"
+		"timeline:\n"
+		"  - at: 500ms\n"
+		"    expect: [{not: {connected: b}}]\n"
+		"  - at: 1s\n"
+		"    reload: {server: n1,\n"
+		"             files: {reload_users.conf: reload_users_more.conf}}\n"
+		"  - at: 3s\n"
+		"    restart: n1\n"
+		"  - at: 4s\n"
+		"    reload: {server: n1,\n"
+		"             files: {./reload_users.conf: reload_users_bad.conf}}\n"
+		"expect:\n"
+		"  - connected: b\n"
+		"  - connected: a\n"
+		"  - reconnects: {client: b, count: 1}\n"
+		"  - log: {server: n1, contains: Reloaded server configuration,\n"
+		"          count: 1}\n";
+	char path[512];
+	snprintf(path, sizeof(path), "%s/reload.yaml", SIM_TEST_DATA);
+	struct scenario s;
+	ck_assert_msg(scenario_load_text(&s, path, text, strlen(text), err,
+					 sizeof(err)) == 0, "%s", err);
+	struct run_result res;
+	run(&s, 1, NULL, &res);
+	ck_assert_uint_eq(res.npassed, res.nverdicts);
+	ck_assert(!res.passed);
+	ck_assert_msg(strstr(res.notes, "failed: reload n1 with "
+			     "./reload_users.conf replaced: system account "
+			     "\"NOPE\" not defined") != NULL, "%s", res.notes);
+	ck_assert_ptr_nonnull(strstr(res.story, "b connected to n1"));
+	run_result_free(&res);
+	scenario_free(&s);
+}
+END_TEST
+
+/* A pulled message is acked with reply_to; same_json compares a field of
+ * two replies. */
+START_TEST(test_reply_to_acks_and_same_json)
+{
+	char err[1024];
+	const char *text =
+		"duration: 3s\n"
+		"servers:\n"
+		"  n1: {config_text: \"jetstream { store_dir: /data }\"}\n"
+		"clients:\n"
+		"  c: {server: n1}\n"
+		"  d: {server: n1}\n"
+		"timeline:\n"
+		"  - at: 100ms\n"
+		"    reply_to: {client: c, request: next}\n"
+		"  - at: 200ms\n"
+		"    request: {client: c, name: mk, subject: $JS.API.STREAM.CREATE.S,\n"
+		"              payload: '{\"name\":\"S\",\"subjects\":[\"s\"]}'}\n"
+		"  - at: 300ms\n"
+		"    publish: {client: c, subject: s, payload: hi}\n"
+		"  - at: 400ms\n"
+		"    request: {client: c, name: dur,\n"
+		"      subject: $JS.API.CONSUMER.DURABLE.CREATE.S.D,\n"
+		"      payload: '{\"stream_name\":\"S\",\"config\":{\"durable_name\":"
+		"\"D\",\"ack_policy\":\"explicit\"}}'}\n"
+		"  - at: 500ms\n"
+		"    request: {client: c, name: next,\n"
+		"              subject: $JS.API.CONSUMER.MSG.NEXT.S.D, payload: '1'}\n"
+		"  - at: 1s\n"
+		"    reply_to: {client: c, request: next, payload: +ACK}\n"
+		"  - at: 1500ms\n"
+		"    request: {client: c, name: ci, subject: $JS.API.CONSUMER.INFO.S.D,\n"
+		"              payload: ''}\n"
+		"  - at: 1500ms\n"
+		"    request: {client: c, name: si, subject: $JS.API.STREAM.INFO.S,\n"
+		"              payload: ''}\n"
+		"  - at: 1500ms\n"
+		"    request: {client: d, name: si2, subject: $JS.API.STREAM.INFO.S,\n"
+		"              payload: ''}\n"
+		"expect:\n"
+		"  - reply: {client: c, request: next, equals: hi}\n"
+		"  - reply_json: {client: c, request: ci, field: ack_floor.stream_seq,\n"
+		"                 equals: '1'}\n"
+		"  - same_json: {client: c, a: si, client_b: d, b: si2,\n"
+		"                field: state.messages}\n"
+		"  - same_json: {client: c, a: si, b: ci, field: state.messages}\n"
+		"  - same_json: {client: c, a: si, b: ci, field: num_pending}\n";
+	struct scenario s;
+	ck_assert_msg(scenario_load_text(&s, "ack.yaml", text, strlen(text), err,
+					 sizeof(err)) == 0, "%s", err);
+	struct run_result res;
+	run(&s, 1, NULL, &res);
+	ck_assert_uint_eq(res.nverdicts, 5);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(res.verdicts[i].passed, "%d: %s", i,
+			      res.verdicts[i].detail);
+	ck_assert_str_eq(res.verdicts[2].detail, "si: 1, si2: 1");
+	ck_assert(!res.verdicts[3].passed);
+	ck_assert_str_eq(res.verdicts[3].detail,
+			 "no state.messages in the reply to ci");
+	ck_assert_str_eq(res.verdicts[4].detail,
+			 "no num_pending in the reply to si");
+	/* The first reply_to came before any reply: a failed step. */
+	ck_assert(!res.passed);
+	ck_assert_ptr_nonnull(strstr(res.notes, "step at line 8 failed"));
+	run_result_free(&res);
+	scenario_free(&s);
+}
+END_TEST
+
 static void load_fails(const char *text, const char *want)
 {
 	struct scenario s;
@@ -309,6 +430,21 @@ START_TEST(test_js_load_errors)
 	snprintf(text, sizeof(text), "%sexpect:\n  - log: {server: c, "
 		 "contains: x}\n", head);
 	load_fails(text, "no server named 'c'");
+	snprintf(text, sizeof(text), "%stimeline:\n  - at: 1s\n    reload: "
+		 "{server: n1, files: {a.conf: no-such.conf}}\n", head);
+	load_fails(text, "bad.yaml:7:42: cannot read file ./no-such.conf");
+	snprintf(text, sizeof(text), "%stimeline:\n  - at: 1s\n    reload: "
+		 "{server: c}\n", head);
+	load_fails(text, "bad.yaml:7:22: no server named 'c'");
+	snprintf(text, sizeof(text), "%stimeline:\n  - at: 1s\n    reply_to: "
+		 "{client: c, payload: x}\n", head);
+	load_fails(text, "reply_to needs request:");
+	snprintf(text, sizeof(text), "%sexpect:\n  - same_json: {client: c, "
+		 "a: x, field: f}\n", head);
+	load_fails(text, "same_json needs b:");
+	snprintf(text, sizeof(text), "%sexpect:\n  - same_json: {client: c, "
+		 "a: x, b: y, client_b: z, field: f}\n", head);
+	load_fails(text, "no client named 'z'");
 }
 END_TEST
 
@@ -329,6 +465,8 @@ static Suite *runner_suite(void)
 	tcase_add_test(js, test_js_stored_sees_duplicate);
 	tcase_add_test(js, test_js_no_stream);
 	tcase_add_test(js, test_js_load_errors);
+	tcase_add_test(js, test_reload_replaces_file);
+	tcase_add_test(js, test_reply_to_acks_and_same_json);
 	suite_add_tcase(s, js);
 	return s;
 }

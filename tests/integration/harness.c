@@ -70,11 +70,13 @@ static void harness_close_inherited(int keep_below)
 	}
 }
 
+/* Removes dir and everything below it (stores make nested folders). */
 static void harness_remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	char path[600];
+	struct stat st;
+	char path[1024];
 
 	if (d == NULL)
 		return;
@@ -82,7 +84,10 @@ static void harness_remove_dir(const char *dir)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			harness_remove_dir(path);
+		else
+			unlink(path);
 	}
 	closedir(d);
 	rmdir(dir);
@@ -758,4 +763,35 @@ bool raw_ping_pong(struct raw_conn *rc)
 	if (!raw_send_str(rc, "PING\r\n") || !raw_wait_for(rc, "PONG\r\n", 2000))
 		return false;
 	return raw_consume_through(rc, "PONG\r\n");
+}
+
+/* ---- JetStream store folders ------------------------------------------ */
+
+void harness_store_dir_make(char *dir, size_t cap)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, cap, "%s/natsjs-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
+}
+
+void harness_store_dir_remove(char *dir)
+{
+	if (dir[0] == '\0')
+		return;
+	harness_remove_dir(dir);
+	dir[0] = '\0';
+}
+
+void harness_js_server_start(struct harness_server *srv, const char *dir,
+			     const char *extra)
+{
+	size_t cap = strlen(dir) + (extra ? strlen(extra) : 0) + 64;
+	char *conf = malloc(cap);
+
+	ck_assert_ptr_nonnull(conf);
+	snprintf(conf, cap, "jetstream { store_dir: \"%s\" }\n%s", dir,
+		 extra ? extra : "");
+	harness_server_start(srv, conf, NULL);
+	free(conf);
 }

@@ -86,6 +86,17 @@ void harness_server_reload(const struct harness_server *srv);
 /* A free TCP port on 127.0.0.1 (for ports a config must name). */
 int harness_free_port(void);
 
+/* ---- JetStream store folders ------------------------------------------ */
+
+/* Makes a private store folder ($TMPDIR/natsjs-XXXXXX) into dir. */
+void harness_store_dir_make(char *dir, size_t cap);
+/* Removes it with everything in it; dir becomes "" (a no-op when ""). */
+void harness_store_dir_remove(char *dir);
+/* Starts srv with `jetstream { store_dir: "<dir>" }` and then extra
+ * config text (may be NULL). */
+void harness_js_server_start(struct harness_server *srv, const char *dir,
+			     const char *extra);
+
 /* True while the server process has not exited. */
 bool harness_server_alive(struct harness_server *srv);
 

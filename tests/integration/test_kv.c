@@ -34,42 +34,22 @@
 
 static struct harness_server srv;
 static char store_dir[256];
-static char conf[1024];
-
-static void store_dir_make(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	snprintf(store_dir, sizeof(store_dir), "%s/natsjs-XXXXXX",
-		 tmp && tmp[0] ? tmp : "/tmp");
-	ck_assert_msg(mkdtemp(store_dir) != NULL, "mkdtemp failed");
-}
-
-static void store_dir_remove(void)
-{
-	char cmd[300];
-	if (store_dir[0] == '\0')
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store_dir);
-	ck_assert_int_eq(system(cmd), 0);
-	store_dir[0] = '\0';
-}
 
 static void js_server_start(void)
 {
-	snprintf(conf, sizeof(conf), "jetstream { store_dir: \"%s\" }\n", store_dir);
-	harness_server_start(&srv, conf, NULL);
+	harness_js_server_start(&srv, store_dir, NULL);
 }
 
 static void setup_js(void)
 {
-	store_dir_make();
+	harness_store_dir_make(store_dir, sizeof(store_dir));
 	js_server_start();
 }
 
 static void teardown_js(void)
 {
 	harness_server_stop(&srv);
-	store_dir_remove();
+	harness_store_dir_remove(store_dir);
 }
 
 /* ---- helpers --------------------------------------------------------- */
