@@ -628,6 +628,7 @@ static int api_stream_create(struct api_req *r)
 	if (st != NULL) {
 		/* The same config again is not an error: it answers the
 		 * existing stream, as the reference does. */
+		source_config_inherit(r->ja, &cfg);
 		if (stream_config_equal(mem, stream_config_of(st), &cfg))
 			rc = 0;
 		else

@@ -407,10 +407,21 @@ static int source_check_deliver(const struct stream_source *s,
 	return 0;
 }
 
-int source_config_check_streams(struct js_account *ja,
-				const struct stream_config *c,
-				struct js_error *e)
+void source_config_inherit(struct js_account *ja, struct stream_config *c)
 {
+	/* The origin's direct gets are answered by the origin itself on
+	 * this server. */
+	if (c->mirror != NULL && !c->mirror->external) {
+		struct stream *o = js_account_find_stream(ja, c->mirror->name);
+		if (o != NULL)
+			c->mirror_direct = stream_config_of(o)->allow_direct;
+	}
+}
+
+int source_config_check_streams(struct js_account *ja,
+				struct stream_config *c, struct js_error *e)
+{
+	source_config_inherit(ja, c);
 	struct subj_walk all;
 	memset(&all, 0, sizeof(all));
 	if (c->mirror != NULL &&

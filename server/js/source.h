@@ -68,11 +68,14 @@ bool source_config_equal(const struct stream_source *a,
 /* The checks of checkStreamCfg that need no other stream: mirror with
  * subjects or sources, external prefixes.  0 or -1 with e set. */
 int source_config_check(const struct stream_config *c, struct js_error *e);
+/* A mirror of a stream seen in ja inherits its allow_direct as
+ * mirror_direct (the reference's MirrorDirect). */
+void source_config_inherit(struct js_account *ja, struct stream_config *c);
 /* The checks against the account's other streams: message sizes, filter
- * overlap, deliver prefixes against subjects, cycles. */
+ * overlap, deliver prefixes against subjects, cycles; also sets
+ * mirror_direct from a local origin's allow_direct. */
 int source_config_check_streams(struct js_account *ja,
-				const struct stream_config *c,
-				struct js_error *e);
+				struct stream_config *c, struct js_error *e);
 
 /* ---- runtime ---- */
 

@@ -398,6 +398,38 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+START_TEST(test_mirror_inherits_allow_direct)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	jsStreamConfig cfg;
+	jsStreamSource m;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	const char *subjects[1] = { "o" };
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "O";
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	cfg.AllowDirect = true;
+	ck_assert_int_eq(try_add(js, &cfg), 0);
+	jsStreamSource_Init(&m);
+	m.Name = "O";
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = "M";
+	cfg.Mirror = &m;
+	ck_assert_int_eq(js_AddStream(&si, js, &cfg, NULL, &jerr), NATS_OK);
+	ck_assert(si->Config->MirrorDirect);
+	ck_assert(!si->Config->AllowDirect);
+	jsStreamInfo_Destroy(si);
+	/* The same request again answers the existing mirror. */
+	ck_assert_int_eq(try_add(js, &cfg), 0);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
 START_TEST(test_mirror_of_missing_stream_waits)
 {
 	natsConnection *nc = harness_nats_connect(&srv);
@@ -433,6 +465,7 @@ int main(void)
 	tcase_add_test(tc, test_sources_resume_after_restart);
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_mirror_of_missing_stream_waits);
+	tcase_add_test(tc, test_mirror_inherits_allow_direct);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
