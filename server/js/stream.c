@@ -56,6 +56,7 @@ struct stream {
 	struct sub **subs;             /* one per cfg.subjects entry */
 	size_t n_subs;
 	struct transform *republish;   /* NULL without republish */
+	struct transform *subject_tr;  /* subject_transform, or NULL */
 	struct hmap dedupe;            /* msg id -> struct dedupe */
 	struct dedupe *dd_head, *dd_tail;
 	char *last_msg_id;             /* last stored Nats-Msg-Id, owned */
@@ -85,6 +86,9 @@ void stream_config_free(struct mem *mem, struct stream_config *c)
 	for (size_t i = 0; i < c->n_sources; i++)
 		source_config_free(mem, &c->sources[i]);
 	mem_free(mem, c->sources);
+	mem_free(mem, c->transform_src);
+	mem_free(mem, c->transform_dest);
+	mem_free(mem, c->metadata_json);
 	mem_free(mem, c->republish_src);
 	mem_free(mem, c->republish_dest);
 	memset(c, 0, sizeof(*c));
@@ -162,6 +166,35 @@ static int config_decode_republish(struct mem *mem, const struct json_doc *d,
 	if (js_json_str(mem, d, t, "src", &c->republish_src) < 0 ||
 	    js_json_str(mem, d, t, "dest", &c->republish_dest) < 0 ||
 	    js_json_bool(d, t, "headers_only", &c->republish_headers_only) < 0)
+		return -1;
+	return 0;
+}
+
+/* The 2.10 fields: first_seq, subject_transform {src, dest}, metadata
+ * (an object of strings). */
+static int config_decode_v210(struct mem *mem, const struct json_doc *d,
+			      int obj, struct stream_config *c)
+{
+	if (js_json_uint(d, obj, "first_seq", &c->first_seq) < 0 ||
+	    js_json_raw(mem, d, obj, "metadata", JSON_OBJECT,
+			&c->metadata_json) < 0)
+		return -1;
+	if (c->metadata_json != NULL) {
+		int m = json_obj_get_fold(d, obj, "metadata");
+		uint32_t it = 0;
+		int v;
+		while ((v = json_obj_next(d, m, &it)) >= 0)
+			if (json_type_of(d, v + 1) != JSON_STRING)
+				return -1;
+	}
+	int t = json_obj_get_fold(d, obj, "subject_transform");
+	if (t < 0 || json_type_of(d, t) == JSON_NULL)
+		return 0;
+	if (json_type_of(d, t) != JSON_OBJECT)
+		return -1;
+	c->has_subject_transform = true;
+	if (js_json_str(mem, d, t, "src", &c->transform_src) < 0 ||
+	    js_json_str(mem, d, t, "dest", &c->transform_dest) < 0)
 		return -1;
 	return 0;
 }
@@ -262,6 +295,7 @@ int stream_config_decode(struct mem *mem, const struct json_doc *d, int obj,
 				   &c->placement_json) < 0;
 		bad |= config_decode_sources(mem, d, obj, c) < 0;
 		bad |= config_decode_republish(mem, d, obj, c) < 0;
+		bad |= config_decode_v210(mem, d, obj, c) < 0;
 	}
 	c->retention = (enum stream_retention)ret;
 	c->discard_new = dis == 1;
@@ -436,6 +470,32 @@ static int config_check_republish(struct stream_config *c, struct mem *mem,
 	return -1;
 }
 
+static int config_check_subject_transform(struct stream_config *c,
+					  struct mem *mem, struct js_error *e)
+{
+	if (!c->has_subject_transform)
+		return 0;
+	if (c->transform_src == NULL || c->transform_src[0] == '\0') {
+		mem_free(mem, c->transform_src);
+		c->transform_src = mem_strdup(mem, ">");
+	}
+	if (c->transform_dest == NULL)
+		c->transform_dest = mem_strdup(mem, "");
+	if (c->transform_src == NULL || c->transform_dest == NULL) {
+		js_error_set(e, JS_ERR_STREAM_CREATE, "out of memory");
+		return -1;
+	}
+	struct transform *t = transform_new(mem, c->transform_src,
+					    c->transform_dest, NULL);
+	if (t == NULL) {
+		js_error_set(e, JS_ERR_STREAM_INVALID_CONFIG, "stream configuration "
+			     "for subject transform not valid");
+		return -1;
+	}
+	transform_free(t);
+	return 0;
+}
+
 int stream_config_check(struct stream_config *c, int64_t max_dup_window_ns,
 			struct mem *mem, struct js_error *e)
 {
@@ -482,7 +542,8 @@ int stream_config_check(struct stream_config *c, int64_t max_dup_window_ns,
 	}
 	if (source_config_check(c, e) != 0)
 		return -1;
-	if (config_check_subjects(c, mem, e) != 0)
+	if (config_check_subjects(c, mem, e) != 0 ||
+	    config_check_subject_transform(c, mem, e) != 0)
 		return -1;
 	return config_check_republish(c, mem, e);
 }
@@ -586,6 +647,19 @@ static void config_encode_tail(struct jw *w, const struct stream_config *c)
 			source_config_encode(w, &c->sources[i]);
 		jw_arr_end(w);
 	}
+	if (c->first_seq > 0) {
+		jw_key(w, "first_seq");
+		jw_uint(w, c->first_seq);
+	}
+	if (c->has_subject_transform) {
+		jw_key(w, "subject_transform");
+		jw_obj_begin(w);
+		jw_key(w, "src");
+		jw_str(w, c->transform_src ? c->transform_src : ">");
+		jw_key(w, "dest");
+		jw_str(w, c->transform_dest ? c->transform_dest : "");
+		jw_obj_end(w);
+	}
 	if (c->has_republish)
 		config_encode_republish(w, c);
 	jw_key(w, "allow_direct");
@@ -604,6 +678,10 @@ static void config_encode_tail(struct jw *w, const struct stream_config *c)
 	jw_bool(w, c->deny_purge);
 	jw_key(w, "allow_rollup_hdrs");
 	jw_bool(w, c->allow_rollup_hdrs);
+	if (c->metadata_json != NULL) {
+		jw_key(w, "metadata");
+		jw_raw(w, c->metadata_json, strlen(c->metadata_json));
+	}
 }
 
 void stream_config_encode(struct jw *w, const struct stream_config *c)
@@ -829,7 +907,8 @@ static int stream_open_store(struct stream *st, struct js_error *e)
 	}
 	struct store_config sc = {
 		.env = s->env, .mem = st->mem, .kind = st->cfg.storage,
-		.dir = st->dir, .first_seq = 1,
+		.dir = st->dir,
+		.first_seq = st->cfg.first_seq > 0 ? st->cfg.first_seq : 1,
 		.sync_interval_ns = st->ja->js->sync_interval_ns,
 		.removed = stream_store_removed, .removed_arg = st,
 	};
@@ -871,7 +950,11 @@ int stream_create(struct js_account *ja, struct stream_config *cfg,
 		st->republish = transform_new(st->mem, st->cfg.republish_src,
 					      st->cfg.republish_dest, NULL);
 	}
+	if (st->cfg.has_subject_transform)
+		st->subject_tr = transform_new(st->mem, st->cfg.transform_src,
+					       st->cfg.transform_dest, NULL);
 	if ((st->cfg.has_republish && st->republish == NULL) ||
+	    (st->cfg.has_subject_transform && st->subject_tr == NULL) ||
 	    stream_open_store(st, e) != 0 ||
 	    (persist && stream_write_meta(st) != 0) ||
 	    stream_subscribe_all(st, e) != 0) {
@@ -905,6 +988,12 @@ int stream_update(struct stream *st, struct stream_config *cfg,
 			return -1;
 		}
 	}
+	struct transform *tr = NULL;
+	if (st->cfg.has_subject_transform)
+		tr = transform_new(st->mem, st->cfg.transform_src,
+				   st->cfg.transform_dest, NULL);
+	transform_free(st->subject_tr);
+	st->subject_tr = tr;
 	/* The links point into the config: set them up again (each resumes
 	 * from what the stream already holds). */
 	sourcing_stop(st->sourcing);
@@ -976,6 +1065,7 @@ void stream_destroy(struct stream *st, bool remove_files)
 		buf_free(&p);
 	}
 	transform_free(st->republish);
+	transform_free(st->subject_tr);
 	stream_dedupe_clear(st);
 	stream_config_free(st->mem, &st->cfg);
 	mem_free(st->mem, st->last_msg_id);
@@ -1528,7 +1618,23 @@ static void stream_msg_in(void *arg, struct sub *sub, struct conn *from,
 		memcpy(reply, m->reply, m->reply_len);
 		reply[m->reply_len] = '\0';
 	}
+	/* subject_transform: the message is stored under the mapped subject
+	 * (when it matches the transform's source). */
+	struct buf mapped;
+	struct pubmsg tm;
+	buf_init(&mapped, st->mem);
+	if (st->subject_tr != NULL &&
+	    subject_matches(m->subject, m->subject_len, st->cfg.transform_src,
+			    strlen(st->cfg.transform_src)) &&
+	    transform_apply(st->subject_tr, m->subject, m->subject_len,
+			    &mapped) && !mapped.oom) {
+		tm = *m;
+		tm.subject = mapped.data;
+		tm.subject_len = mapped.len;
+		m = &tm;
+	}
 	stream_store_msg(st, m, reply);
+	buf_free(&mapped);
 	if (reply != NULL && reply != small)
 		mem_free(st->mem, reply);
 }

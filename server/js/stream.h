@@ -74,6 +74,12 @@ struct stream_config {
 	bool deny_delete;
 	bool deny_purge;
 	bool allow_rollup_hdrs;
+	/* 2.10 fields (nats-server 2.9.10 ignores them): */
+	uint64_t first_seq;            /* first sequence of a new stream; 0 */
+	bool has_subject_transform;
+	char *transform_src;           /* ">" when not given */
+	char *transform_dest;
+	char *metadata_json;           /* {"k":"v",...} verbatim, or NULL */
 };
 
 /* Decodes a StreamConfig JSON object at token obj (the reference's Go

@@ -713,6 +713,47 @@ START_TEST(test_account_limits)
 }
 END_TEST
 
+static bool testing_reference(void)
+{
+	const char *bin = getenv("NATS_TEST_SERVER");
+	return bin == NULL || strstr(bin, "nats-server") != NULL;
+}
+
+/* The 2.10 stream fields natsd supports: subject_transform (stored under
+ * the mapped subject), first_seq, metadata.  nats-server 2.9.10 ignores
+ * them (unknown fields), so against it only the plain create is checked. */
+START_TEST(test_v210_stream_fields)
+{
+	struct raw_conn *rc = raw_client();
+	char out[4096];
+	raw_request(rc, "$JS.API.STREAM.CREATE.T",
+		    "{\"name\":\"T\",\"subjects\":[\"in.>\"],"
+		    "\"subject_transform\":{\"src\":\"in.*\",\"dest\":\"out.{{wildcard(1)}}\"},"
+		    "\"first_seq\":100,\"metadata\":{\"owner\":\"ops\"}}", out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"did_create\":true") != NULL, "%s", out);
+	if (testing_reference()) {
+		raw_close(rc);
+		return;
+	}
+	ck_assert_msg(strstr(out, "\"first_seq\":100,\"subject_transform\":{\"src\":"
+			      "\"in.*\",\"dest\":\"out.{{wildcard(1)}}\"}") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "\"metadata\":{\"owner\":\"ops\"}") != NULL, "%s", out);
+	expect_answer(rc, "in.a", "x", "{\"stream\":\"T\", \"seq\":100}");
+	/* Not matched by the transform's source: stored as published. */
+	expect_answer(rc, "in.b.c", "y", "{\"stream\":\"T\", \"seq\":101}");
+	raw_request(rc, "$JS.API.STREAM.MSG.GET.T", "{\"seq\":100}", out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"subject\":\"out.a\"") != NULL, "%s", out);
+	raw_request(rc, "$JS.API.STREAM.MSG.GET.T", "{\"seq\":101}", out, sizeof(out));
+	ck_assert_msg(strstr(out, "\"subject\":\"in.b.c\"") != NULL, "%s", out);
+	expect_answer(rc, "$JS.API.STREAM.CREATE.B",
+		      "{\"name\":\"B\",\"subject_transform\":{\"src\":\"b.*\","
+		      "\"dest\":\"c.{{wildcard(2)}}\"}}",
+		      ERR_JSON("stream_create_response", 500, 10052,
+			       "stream configuration for subject transform not valid"));
+	raw_close(rc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jetstream");
@@ -735,6 +776,7 @@ int main(void)
 	tcase_add_test(tc, test_account_without_jetstream);
 	tcase_add_test(tc, test_domain);
 	tcase_add_test(tc, test_account_limits);
+	tcase_add_test(tc, test_v210_stream_fields);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
