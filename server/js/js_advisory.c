@@ -224,14 +224,20 @@ static const char *const jsa_delivery_types[] = {
 	[JSA_DELIVERY_MAX_DELIVER] = "io.nats.jetstream.advisory.v1.max_deliver",
 };
 
-void js_advisory_delivery(struct js_account *ja, enum jsa_delivery kind,
-			  const char *stream, const char *consumer,
-			  uint64_t consumer_seq, uint64_t stream_seq,
-			  uint64_t deliveries)
+/* One per-message consumer event; ack_time < 0 leaves it out, cseq 0
+ * leaves consumer_seq out (max_deliver). */
+struct jsa_msg_event {
+	const char *prefix, *type, *stream, *consumer;
+	uint64_t cseq, sseq, deliveries;
+	int64_t ack_time_ns;
+};
+
+static void jsa_msg_event_send(struct js_account *ja,
+			       const struct jsa_msg_event *ev)
 {
 	char subj[JSA_SUBJECT_MAX];
-	int n = snprintf(subj, sizeof(subj), "%s.%s.%s",
-			 jsa_delivery_subjects[kind], stream, consumer);
+	int n = snprintf(subj, sizeof(subj), "%s.%s.%s", ev->prefix, ev->stream,
+			 ev->consumer);
 	if (n < 0 || (size_t)n >= sizeof(subj) || !jsa_wanted(ja, subj))
 		return;
 	struct server *s = jsa_server(ja);
@@ -240,23 +246,40 @@ void js_advisory_delivery(struct js_account *ja, enum jsa_delivery kind,
 	buf_init(&b, &s->mem);
 	jw_init(&w, &b);
 	jw_obj_begin(&w);
-	jsa_write_head(s, &w, jsa_delivery_types[kind]);
+	jsa_write_head(s, &w, ev->type);
 	jw_key(&w, "stream");
-	jw_str(&w, stream);
+	jw_str(&w, ev->stream);
 	jw_key(&w, "consumer");
-	jw_str(&w, consumer);
-	if (kind != JSA_DELIVERY_MAX_DELIVER) {
+	jw_str(&w, ev->consumer);
+	if (ev->cseq > 0) {
 		jw_key(&w, "consumer_seq");
-		jw_uint(&w, consumer_seq);
+		jw_uint(&w, ev->cseq);
 	}
 	jw_key(&w, "stream_seq");
-	jw_uint(&w, stream_seq);
+	jw_uint(&w, ev->sseq);
+	if (ev->ack_time_ns >= 0) {
+		jw_key(&w, "ack_time");
+		jw_int(&w, ev->ack_time_ns);
+	}
 	jw_key(&w, "deliveries");
-	jw_uint(&w, deliveries);
+	jw_uint(&w, ev->deliveries);
 	jsa_write_domain(ja, &w);
 	jw_obj_end(&w);
 	jsa_send(ja, subj, &b);
 	buf_free(&b);
+}
+
+void js_advisory_delivery(struct js_account *ja, enum jsa_delivery kind,
+			  const char *stream, const char *consumer,
+			  uint64_t consumer_seq, uint64_t stream_seq,
+			  uint64_t deliveries)
+{
+	struct jsa_msg_event ev = {
+		jsa_delivery_subjects[kind], jsa_delivery_types[kind], stream,
+		consumer, kind == JSA_DELIVERY_MAX_DELIVER ? 0 : consumer_seq,
+		stream_seq, deliveries, -1,
+	};
+	jsa_msg_event_send(ja, &ev);
 }
 
 void js_advisory_ack_metric(struct js_account *ja, const char *stream,
@@ -264,32 +287,11 @@ void js_advisory_ack_metric(struct js_account *ja, const char *stream,
 			    uint64_t stream_seq, int64_t ack_time_ns,
 			    uint64_t deliveries)
 {
-	char subj[JSA_SUBJECT_MAX];
-	int n = snprintf(subj, sizeof(subj), "$JS.EVENT.METRIC.CONSUMER.ACK.%s.%s",
-			 stream, consumer);
-	if (n < 0 || (size_t)n >= sizeof(subj) || !jsa_wanted(ja, subj))
-		return;
-	struct server *s = jsa_server(ja);
-	struct buf b;
-	struct jw w;
-	buf_init(&b, &s->mem);
-	jw_init(&w, &b);
-	jw_obj_begin(&w);
-	jsa_write_head(s, &w, "io.nats.jetstream.metric.v1.consumer_ack");
-	jw_key(&w, "stream");
-	jw_str(&w, stream);
-	jw_key(&w, "consumer");
-	jw_str(&w, consumer);
-	jw_key(&w, "consumer_seq");
-	jw_uint(&w, consumer_seq);
-	jw_key(&w, "stream_seq");
-	jw_uint(&w, stream_seq);
-	jw_key(&w, "ack_time");
-	jw_int(&w, ack_time_ns);
-	jw_key(&w, "deliveries");
-	jw_uint(&w, deliveries);
-	jsa_write_domain(ja, &w);
-	jw_obj_end(&w);
-	jsa_send(ja, subj, &b);
-	buf_free(&b);
+	struct jsa_msg_event ev = {
+		"$JS.EVENT.METRIC.CONSUMER.ACK",
+		"io.nats.jetstream.metric.v1.consumer_ack", stream, consumer,
+		consumer_seq, stream_seq, deliveries,
+		ack_time_ns < 0 ? 0 : ack_time_ns,
+	};
+	jsa_msg_event_send(ja, &ev);
 }
