@@ -110,6 +110,10 @@ struct consumer {
 	bool kicked;                   /* deliver at the next run */
 	struct sub *ack_sub;
 	struct sub *fc_sub;
+	/* consumer_num_pending's last answer: np_value messages match from
+	 * np_start to np_last, while the store's removal gen is np_gen. */
+	bool np_valid;
+	uint64_t np_start, np_last, np_gen, np_value;
 	int timer;                     /* env timer, -1 = none */
 	int64_t timer_at_ns;
 	bool running;                  /* inside consumer_run */
@@ -989,16 +993,43 @@ static uint64_t num_redelivered(const struct consumer *c)
 }
 
 /* Messages at or after the cursor that this consumer will deliver. */
-static uint64_t consumer_num_pending(const struct consumer *c)
+/* Messages from the next sequence on that match the filter.  Asked for
+ * every delivery (the ack subject carries it), so a filtered count is
+ * kept from the last answer: while nothing was removed from the stream,
+ * the new answer is the old one minus what the consumer moved past plus
+ * what was appended, each a scan of only those sequences (a scan of the
+ * whole rest of the stream every time made a filtered consumer, a KV
+ * watcher for example, quadratic). */
+static uint64_t consumer_num_pending(struct consumer *c)
 {
 	const char *f = c->cfg.filter_subject;
+	size_t flen = f ? strlen(f) : 0;
+	struct store *store = stream_store(c->st);
 	uint64_t start = c->sseq;
 	if (c->lss != NULL && c->i_lss < c->n_lss)
 		start = c->lss[c->i_lss];
-	return store_num_pending(stream_store(c->st), start, f,
-				 f ? strlen(f) : 0,
-				 c->cfg.deliver_policy ==
-				 CONSUMER_DELIVER_LAST_PER_SUBJECT);
+	bool lps = c->cfg.deliver_policy == CONSUMER_DELIVER_LAST_PER_SUBJECT;
+	struct store_state ss;
+	store_get_state(store, &ss);
+	uint64_t gen = store_removal_gen(store);
+	if (!lps && c->np_valid && gen == c->np_gen && start >= c->np_start &&
+	    ss.last_seq >= c->np_last) {
+		uint64_t v = c->np_value;
+		uint64_t cut = start - 1 < c->np_last ? start - 1 : c->np_last;
+		if (start > c->np_start)
+			v -= store_count_range(store, c->np_start, cut, f, flen);
+		uint64_t from = c->np_last + 1 > start ? c->np_last + 1 : start;
+		if (ss.last_seq >= from)
+			v += store_count_range(store, from, ss.last_seq, f, flen);
+		c->np_value = v;
+	} else {
+		c->np_value = store_num_pending(store, start, f, flen, lps);
+	}
+	c->np_valid = !lps;
+	c->np_start = start;
+	c->np_last = ss.last_seq;
+	c->np_gen = gen;
+	return c->np_value;
 }
 
 /* ============================================================ pulls */
@@ -2641,4 +2672,16 @@ void consumer_invariants(const struct consumer *c)
 	}
 	ASSERT(c->dseq >= 1);
 	ASSERT(c->adflr < c->dseq);
+	/* The kept pending count agrees with a full count while it is
+	 * current. */
+	struct store *store = stream_store(c->st);
+	struct store_state ss;
+	store_get_state(store, &ss);
+	if (c->np_valid && c->np_gen == store_removal_gen(store) &&
+	    c->np_last == ss.last_seq) {
+		const char *f = c->cfg.filter_subject;
+		ASSERT(c->np_value == store_num_pending(store, c->np_start, f,
+							f ? strlen(f) : 0,
+							false));
+	}
 }
