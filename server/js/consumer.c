@@ -110,10 +110,11 @@ struct consumer {
 	bool kicked;                   /* deliver at the next run */
 	struct sub *ack_sub;
 	struct sub *fc_sub;
-	/* consumer_num_pending's last answer: np_value messages match from
-	 * np_start to np_last, while the store's removal gen is np_gen. */
+	/* The kept pending count (consumer_num_pending): npc messages, as
+	 * counted when the stream's last sequence was npcm. */
 	bool np_valid;
-	uint64_t np_start, np_last, np_gen, np_value;
+	int64_t npc;
+	uint64_t npcm;
 	int timer;                     /* env timer, -1 = none */
 	int64_t timer_at_ns;
 	bool running;                  /* inside consumer_run */
@@ -993,43 +994,43 @@ static uint64_t num_redelivered(const struct consumer *c)
 }
 
 /* Messages at or after the cursor that this consumer will deliver. */
-/* Messages from the next sequence on that match the filter.  Asked for
- * every delivery (the ack subject carries it), so a filtered count is
- * kept from the last answer: while nothing was removed from the stream,
- * the new answer is the old one minus what the consumer moved past plus
- * what was appended, each a scan of only those sequences (a scan of the
- * whole rest of the stream every time made a filtered consumer, a KV
- * watcher for example, quadratic). */
-static uint64_t consumer_num_pending(struct consumer *c)
+/* Messages from the next sequence on that match the filter, counted
+ * the way the reference keeps it (its npc/npcm): computed from the store
+ * once (and for every consumer info), then kept: -1 for each first
+ * delivery, +1 for each matching message stored after the count, -1 for
+ * each of those removed before delivery.  Asked for every delivery (the
+ * ack subject carries it), so it must not be a scan; like the
+ * reference's, the kept value of a last-per-subject consumer counts
+ * messages, not subjects, after the first count. */
+static uint64_t consumer_count_pending(struct consumer *c)
 {
 	const char *f = c->cfg.filter_subject;
-	size_t flen = f ? strlen(f) : 0;
 	struct store *store = stream_store(c->st);
 	uint64_t start = c->sseq;
 	if (c->lss != NULL && c->i_lss < c->n_lss)
 		start = c->lss[c->i_lss];
-	bool lps = c->cfg.deliver_policy == CONSUMER_DELIVER_LAST_PER_SUBJECT;
 	struct store_state ss;
 	store_get_state(store, &ss);
-	uint64_t gen = store_removal_gen(store);
-	if (!lps && c->np_valid && gen == c->np_gen && start >= c->np_start &&
-	    ss.last_seq >= c->np_last) {
-		uint64_t v = c->np_value;
-		uint64_t cut = start - 1 < c->np_last ? start - 1 : c->np_last;
-		if (start > c->np_start)
-			v -= store_count_range(store, c->np_start, cut, f, flen);
-		uint64_t from = c->np_last + 1 > start ? c->np_last + 1 : start;
-		if (ss.last_seq >= from)
-			v += store_count_range(store, from, ss.last_seq, f, flen);
-		c->np_value = v;
-	} else {
-		c->np_value = store_num_pending(store, start, f, flen, lps);
-	}
-	c->np_valid = !lps;
-	c->np_start = start;
-	c->np_last = ss.last_seq;
-	c->np_gen = gen;
-	return c->np_value;
+	c->npc = (int64_t)store_num_pending(store, start, f, f ? strlen(f) : 0,
+					    c->cfg.deliver_policy ==
+					    CONSUMER_DELIVER_LAST_PER_SUBJECT);
+	c->npcm = ss.last_seq;
+	c->np_valid = true;
+	return (uint64_t)c->npc;
+}
+
+static uint64_t consumer_num_pending(struct consumer *c)
+{
+	if (!c->np_valid)
+		return consumer_count_pending(c);
+	return c->npc < 0 ? 0 : (uint64_t)c->npc;
+}
+
+static bool consumer_filter_matches(const struct consumer *c,
+				    const char *subject, size_t len)
+{
+	const char *f = c->cfg.filter_subject;
+	return f == NULL || subject_matches(subject, len, f, strlen(f));
 }
 
 /* ============================================================ pulls */
@@ -1528,6 +1529,9 @@ static bool deliver_all(struct consumer *c, int64_t now)
 			return true;
 		}
 		uint64_t dseq = c->dseq;
+		bool counted = nm.dc == 1 && c->np_valid;
+		if (counted)
+			c->npc--;
 		ack_reply_build(c, &nm, dseq, consumer_num_pending(c), reply,
 				sizeof(reply));
 		build_headers(c, &nm.sm);
@@ -1541,6 +1545,8 @@ static bool deliver_all(struct consumer *c, int64_t now)
 			memcpy(to, c->cfg.deliver_subject, dl);
 			to[dl] = '\0';
 		} else if (!next_waiting(c, sz, now, to, sizeof(to))) {
+			if (counted)
+				c->npc++;
 			unget_next(c, &nm);
 			return true;
 		}
@@ -1706,9 +1712,12 @@ static void consumer_timer_fired(void *arg, int timer)
 	consumer_run(c);
 }
 
-void consumer_msg_stored(struct consumer *c, uint64_t seq)
+void consumer_msg_stored(struct consumer *c, uint64_t seq,
+			 const char *subject, size_t subject_len)
 {
-	UNUSED(seq);
+	if (c->np_valid && seq > c->npcm &&
+	    consumer_filter_matches(c, subject, subject_len))
+		c->npc++;
 	if (is_push(c) ? c->active : c->n_waiting > 0)
 		consumer_kick(c);
 }
@@ -1716,8 +1725,12 @@ void consumer_msg_stored(struct consumer *c, uint64_t seq)
 static void ack_msg_ex(struct consumer *c, uint64_t sseq, uint64_t dseq,
 		       bool tell_stream);
 
-void consumer_msg_removed(struct consumer *c, uint64_t seq)
+void consumer_msg_removed(struct consumer *c, uint64_t seq,
+			  const char *subject, size_t subject_len)
 {
+	if (c->np_valid && seq > c->npcm && seq >= c->sseq &&
+	    consumer_filter_matches(c, subject, subject_len))
+		c->npc--;
 	struct pending *p = pending_find(c, seq);
 	if (p != NULL)
 		ack_msg_ex(c, seq, p->dseq, false);
@@ -1725,6 +1738,7 @@ void consumer_msg_removed(struct consumer *c, uint64_t seq)
 
 void consumer_purged(struct consumer *c, uint64_t first_seq, uint64_t last_seq)
 {
+	c->np_valid = false;
 	uint64_t seq = first_seq == 0 ? last_seq + 1 : first_seq;
 	if (c->sseq < seq)
 		c->sseq = seq;
@@ -2467,7 +2481,7 @@ void consumer_write_info(struct consumer *c, struct jw *w)
 	jw_key(w, "num_waiting");
 	jw_uint(w, is_push(c) ? 0 : c->n_waiting);
 	jw_key(w, "num_pending");
-	jw_uint(w, consumer_num_pending(c));
+	jw_uint(w, consumer_count_pending(c));
 	if (is_push(c) && has_interest(c, c->cfg.deliver_subject)) {
 		jw_key(w, "push_bound");
 		jw_bool(w, true);
@@ -2672,16 +2686,4 @@ void consumer_invariants(const struct consumer *c)
 	}
 	ASSERT(c->dseq >= 1);
 	ASSERT(c->adflr < c->dseq);
-	/* The kept pending count agrees with a full count while it is
-	 * current. */
-	struct store *store = stream_store(c->st);
-	struct store_state ss;
-	store_get_state(store, &ss);
-	if (c->np_valid && c->np_gen == store_removal_gen(store) &&
-	    c->np_last == ss.last_seq) {
-		const char *f = c->cfg.filter_subject;
-		ASSERT(c->np_value == store_num_pending(store, c->np_start, f,
-							f ? strlen(f) : 0,
-							false));
-	}
 }

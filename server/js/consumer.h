@@ -119,10 +119,12 @@ void consumer_next_request(struct consumer *c, const char *reply,
 /* ---- called by the stream ---- */
 
 /* A message was stored: deliver it when someone waits. */
-void consumer_msg_stored(struct consumer *c, uint64_t seq);
+void consumer_msg_stored(struct consumer *c, uint64_t seq,
+			 const char *subject, size_t subject_len);
 /* The store removed seq: a pending seq counts as acked (no store calls:
  * this runs inside the store's removal callback). */
-void consumer_msg_removed(struct consumer *c, uint64_t seq);
+void consumer_msg_removed(struct consumer *c, uint64_t seq,
+			  const char *subject, size_t subject_len);
 /* The stream was purged: first_seq is the first sequence left (0 when
  * nothing is left), last_seq the stream's last. */
 void consumer_purged(struct consumer *c, uint64_t first_seq,

@@ -208,13 +208,7 @@ void store_each_subject(const struct store *st, const char *filter,
 uint64_t store_num_pending(const struct store *st, uint64_t start,
 			   const char *filter, size_t filter_len,
 			   bool last_per_subject);
-/* A number that changes whenever a message is removed (and only then):
- * counts computed from the store stay valid while it is the same. */
-uint64_t store_removal_gen(const struct store *st);
-/* Messages with sequences in [from, to] whose subject matches filter
- * (NULL or ">" = any): a scan of that range only. */
-uint64_t store_count_range(const struct store *st, uint64_t from, uint64_t to,
-			   const char *filter, size_t filter_len);
+
 
 /* The store's own consistency checks (the simulator runs them after every
  * step); false with a reason in why. */

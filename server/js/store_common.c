@@ -246,7 +246,6 @@ void store_index_remove(struct store *st, struct store_slot *sl, bool secure,
 	ASSERT(st->bytes >= size);
 	st->msgs--;
 	st->bytes -= size;
-	st->removals++;
 	if (notify && st->cfg.removed != NULL)
 		st->cfg.removed(st->cfg.removed_arg, sl->seq, sj->name, sj->len);
 	st->ops->drop(st, sl, secure);
@@ -1130,26 +1129,6 @@ uint64_t store_num_pending(const struct store *st, uint64_t start,
 		return n;
 	}
 	for (size_t i = slot_lower_bound(st, start); i < st->nslots; i++) {
-		const struct store_slot *sl = &st->slots[i];
-		if (sl->subj != NULL && subj_matches(sl->subj, filter, filter_len))
-			n++;
-	}
-	return n;
-}
-
-uint64_t store_removal_gen(const struct store *st)
-{
-	return st->removals;
-}
-
-uint64_t store_count_range(const struct store *st, uint64_t from, uint64_t to,
-			   const char *filter, size_t filter_len)
-{
-	uint64_t n = 0;
-	if (from < st->first_seq)
-		from = st->first_seq;
-	for (size_t i = slot_lower_bound(st, from);
-	     i < st->nslots && st->slots[i].seq <= to; i++) {
 		const struct store_slot *sl = &st->slots[i];
 		if (sl->subj != NULL && subj_matches(sl->subj, filter, filter_len))
 			n++;

@@ -102,7 +102,6 @@ struct store {
 	uint64_t bytes;
 	uint64_t first_seq;
 	uint64_t last_seq;
-	uint64_t removals;           /* messages ever removed (a generation) */
 
 	/* removal batches */
 	uint64_t *batch;

@@ -828,13 +828,11 @@ static void stream_store_removed(void *arg, uint64_t seq, const char *subject,
 				 size_t subject_len)
 {
 	struct stream *st = arg;
-	UNUSED(subject);
-	UNUSED(subject_len);
 	/* A purge moves the consumers itself (stream_purge_consumers). */
 	if (st->purging)
 		return;
 	for (size_t i = 0; i < st->n_consumers; i++)
-		consumer_msg_removed(st->consumers[i], seq);
+		consumer_msg_removed(st->consumers[i], seq, subject, subject_len);
 }
 
 static void stream_limits_of(const struct stream_config *c,
@@ -1552,7 +1550,8 @@ static int stream_store_msg(struct stream *st, const struct pubmsg *m,
 	if (reply != NULL && !st->cfg.no_ack)
 		stream_ack_when_synced(st, reply, strlen(reply), seq);
 	for (size_t i = 0; i < st->n_consumers; i++)
-		consumer_msg_stored(st->consumers[i], seq);
+		consumer_msg_stored(st->consumers[i], seq, m->subject,
+				    m->subject_len);
 	return 0;
 }
 
@@ -1596,7 +1595,7 @@ int stream_store_mirrored(struct stream *st, const char *subject,
 	stream_republish(st, subject, subject_len, hdr, hdr_len, data, data_len,
 			 got, 0);
 	for (size_t i = 0; i < st->n_consumers; i++)
-		consumer_msg_stored(st->consumers[i], got);
+		consumer_msg_stored(st->consumers[i], got, subject, subject_len);
 	return 0;
 }
 
