@@ -29,7 +29,37 @@ struct draw {
 };
 
 /* The server a URL's host names (by host, alias or name), or -1. */
-static int url_server(const struct scenario *sc, const char *url)
+/* The listening port of server i for links of that kind (0: none). */
+static int server_port(const struct scenario *sc, uint32_t i,
+		       enum viz_kind kind)
+{
+	struct mem m;
+	mem_init(&m);
+	struct opts o;
+	char err[256];
+	int port = 0;
+	if (scenario_server_opts(sc, i, &o, &m, err, sizeof(err)) == 0)
+		port = kind == VIZ_LEAF ? o.leafnodes.port
+		       : kind == VIZ_ROUTE ? o.cluster.port : o.gateway.port;
+	opts_free(&o, &m);
+	return port;
+}
+
+static bool host_is(const struct sc_server *s, const char *host)
+{
+	if (!strcmp(s->host, host) || !strcmp(s->name, host))
+		return true;
+	for (uint32_t a = 0; a < s->naliases; a++)
+		if (!strcmp(s->aliases[a], host))
+			return true;
+	return false;
+}
+
+/* The server a URL of server `from` reaches: by host (a local address
+ * means from's own host, as for real) and, when several servers share
+ * that host, by the port they listen on for that kind of link. */
+static int url_server(const struct scenario *sc, uint32_t from,
+		      const char *url, enum viz_kind kind)
 {
 	char host[256];
 	const char *p = strstr(url, "://");
@@ -39,15 +69,21 @@ static int url_server(const struct scenario *sc, const char *url)
 		p = at + 1;
 	size_t n = strcspn(p, ":/");
 	snprintf(host, sizeof(host), "%.*s", (int)n, p);
+	int port = p[n] == ':' ? atoi(p + n + 1) : 0;
+	if (!strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") ||
+	    !strcmp(host, "0.0.0.0"))
+		snprintf(host, sizeof(host), "%s", sc->servers[from].host);
+	int found = -1, nfound = 0;
 	for (uint32_t i = 0; i < sc->nservers; i++) {
-		const struct sc_server *s = &sc->servers[i];
-		if (!strcmp(s->host, host) || !strcmp(s->name, host))
+		if (!host_is(&sc->servers[i], host))
+			continue;
+		nfound++;
+		if (found < 0)
+			found = (int)i;
+		if (port > 0 && server_port(sc, i, kind) == port)
 			return (int)i;
-		for (uint32_t a = 0; a < s->naliases; a++)
-			if (!strcmp(s->aliases[a], host))
-				return (int)i;
 	}
-	return -1;
+	return nfound == 1 ? found : -1;
 }
 
 static void add_link(struct draw *d, int a, int b, enum viz_kind kind)
@@ -69,8 +105,11 @@ static void add_urls(struct draw *d, int from, char **urls, size_t n,
 		     enum viz_kind kind)
 {
 	for (size_t i = 0; i < n; i++)
-		add_link(d, from, url_server(d->sc, urls[i]), kind);
+		add_link(d, from, url_server(d->sc, (uint32_t)from, urls[i],
+					     kind), kind);
 }
+
+static void note_text(struct draw *d, int node, const char *line);
 
 static void config_links(struct draw *d, uint32_t i)
 {
@@ -87,6 +126,13 @@ static void config_links(struct draw *d, uint32_t i)
 		for (size_t g = 0; g < o.gateway.n_gateways; g++)
 			add_urls(d, (int)i, o.gateway.gateways[g].urls,
 				 o.gateway.gateways[g].n_urls, VIZ_GATEWAY);
+		if (o.jetstream.enabled) {
+			char line[160];
+			snprintf(line, sizeof(line), "JetStream%s%s",
+				 o.jetstream.domain ? ", domain " : "",
+				 o.jetstream.domain ? o.jetstream.domain : "");
+			note_text(d, (int)i, line);
+		}
 	}
 	opts_free(&o, &m);
 }
@@ -107,6 +153,11 @@ static void note_add(struct draw *d, int node, const char *what,
 	char when[96], line[160];
 	when_text(st, when, sizeof(when));
 	snprintf(line, sizeof(line), "%s %s", what, when);
+	note_text(d, node, line);
+}
+
+static void note_text(struct draw *d, int node, const char *line)
+{
 	char *old = d->notes[node];
 	size_t n = (old ? strlen(old) + 1 : 0) + strlen(line) + 1;
 	char *s = sim_xcalloc(1, n);
