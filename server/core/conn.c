@@ -7,7 +7,9 @@
  * Output: every byte for a connection is copied into its chain of output
  * blocks; the connection joins the server's flush list and is written with
  * one sendv at the end of the loop turn.  What the socket does not take
- * stays queued and the connection watches for writability.
+ * stays queued and the connection watches for writability.  A delivered
+ * message is copied in one go: its line from the parts the delivery loop
+ * renders once per message (struct cp_msg_parts), then body and CRLF.
  *
  * Every subscription inserted or removed is reported to leaf.c
  * (leaf_interest_added/removed) so leaf links hear about the interest.
@@ -32,6 +34,8 @@
 
 #define ERR_UNKNOWN_OP "Unknown Protocol Operation"
 #define RTT_MEASUREMENT_INTERVAL_NS (3600LL * 1000000000LL)
+/* A MSG line is queued as head, sid and tail (see struct cp_msg_parts). */
+#define CONN_LINE_PIECES 3
 
 static void conn_io(void *arg, int sock, unsigned events);
 
@@ -56,17 +60,22 @@ static void conn_slow_consumer_pending(struct conn *c)
 	conn_close(c, CLOSE_SLOW_PENDING);
 }
 
-/* Queues len bytes.  Returns false when the connection is (now) closed. */
-bool conn_queue(struct conn *c, const void *data, size_t len)
+/* Whether len more bytes would pass max_pending; closes the connection
+ * as a slow consumer when they would not. */
+static bool conn_pending_ok(struct conn *c, size_t len)
 {
-	if (c->closed)
-		return false;
 	if (c->out_pending + len > (size_t)c->srv->opts->max_pending &&
 	    c->srv->opts->max_pending > 0) {
 		conn_slow_consumer_pending(c);
 		return false;
 	}
-	const char *p = data;
+	return true;
+}
+
+/* Appends len bytes to the block chain, taking new blocks as needed, with
+ * no limit check.  False when no block could be had (then closed). */
+static bool conn_append(struct conn *c, const char *p, size_t len)
+{
 	while (len > 0) {
 		struct outblk *b = c->out_tail;
 		if (b == NULL || b->end == OUTBLK_SIZE) {
@@ -87,6 +96,55 @@ bool conn_queue(struct conn *c, const void *data, size_t len)
 		p += n;
 		len -= n;
 		c->out_pending += n;
+	}
+	return true;
+}
+
+/* Queues len bytes.  Returns false when the connection is (now) closed. */
+bool conn_queue(struct conn *c, const void *data, size_t len)
+{
+	if (c->closed || !conn_pending_ok(c, len))
+		return false;
+	if (!conn_append(c, data, len))
+		return false;
+	conn_schedule_flush(c);
+	return true;
+}
+
+/* Queues one message: its control line in CONN_LINE_PIECES pieces (some
+ * may be empty), then size bytes of body and the CRLF, checked against
+ * the limits once.  When the tail block has room, which is the common
+ * case, everything is copied straight into it.  False when the
+ * connection is (now) closed. */
+static bool conn_queue_msg(struct conn *c,
+			   const struct cp_slice line[CONN_LINE_PIECES],
+			   const char *body, size_t size)
+{
+	const size_t nline = CONN_LINE_PIECES;
+	size_t total = size + 2;
+	for (size_t i = 0; i < nline; i++)
+		total += line[i].len;
+	if (c->closed || !conn_pending_ok(c, total))
+		return false;
+	struct outblk *b = c->out_tail;
+	if (b != NULL && OUTBLK_SIZE - b->end >= total) {
+		char *d = b->data + b->end;
+		for (size_t i = 0; i < nline; i++) {
+			memcpy(d, line[i].ptr, line[i].len);
+			d += line[i].len;
+		}
+		if (size > 0) /* body may be NULL then */
+			memcpy(d, body, size);
+		d[size] = '\r';
+		d[size + 1] = '\n';
+		b->end += (uint32_t)total;
+		c->out_pending += total;
+	} else {
+		for (size_t i = 0; i < nline; i++)
+			if (!conn_append(c, line[i].ptr, line[i].len))
+				return false;
+		if (!conn_append(c, body, size) || !conn_append(c, "\r\n", 2))
+			return false;
 	}
 	conn_schedule_flush(c);
 	return true;
@@ -285,6 +343,63 @@ void conn_unsubscribe(struct conn *c, struct sub *sub)
 
 /* ------------------------------------------------------------ delivery */
 
+/* The delivery loop's line parts for m when they suit this delivery
+ * (same subject, same MSG or HMSG), rendered on first use; else NULL. */
+static const struct cp_msg_parts *conn_msg_parts(struct server *s,
+						 const struct pubmsg *m,
+						 const char *subject,
+						 size_t subject_len, bool hdr,
+						 size_t size)
+{
+	struct cp_msg_parts *mp = s->msg_parts;
+	if (mp == NULL || s->msg_parts_for != m)
+		return NULL;
+	if (!mp->rendered)
+		cp_msg_parts_render(mp, subject, subject_len, m->reply,
+				    m->reply_len, hdr, m->header_len, size);
+	if (!mp->fits || mp->subject != subject ||
+	    mp->subject_len != subject_len || mp->has_headers != hdr)
+		return NULL;
+	return mp;
+}
+
+/* The MSG/HMSG line of one delivery as pieces in out: the message's
+ * parts around the sid, or else one line encoded into line (cap bytes)
+ * or, when it is longer, into the server's scratch buffer, and two empty
+ * pieces.  False when memory ran out. */
+static bool conn_msg_line(struct conn *c, const struct sub *owner,
+			  const char *subject, size_t subject_len,
+			  const struct pubmsg *m, bool hdr, size_t size,
+			  char *line, size_t cap,
+			  struct cp_slice out[CONN_LINE_PIECES])
+{
+	struct server *s = c->srv;
+	const struct cp_msg_parts *mp = conn_msg_parts(s, m, subject,
+						       subject_len, hdr, size);
+	size_t sid_len = owner->sid_len;
+	if (mp != NULL && sid_len > 0) {
+		out[0] = (struct cp_slice){ mp->head, mp->head_len };
+		out[1] = (struct cp_slice){ owner->sid, sid_len };
+		out[2] = (struct cp_slice){ mp->tail, mp->tail_len };
+		return true;
+	}
+	size_t need = subject_len + sid_len + m->reply_len + CP_LINE_OVERHEAD;
+	if (need > cap) {
+		buf_reset(&s->scratch);
+		if (!buf_reserve(&s->scratch, need))
+			return false;
+		line = s->scratch.data;
+		cap = s->scratch.cap;
+	}
+	size_t n = cp_encode_msg_line(line, cap, subject, subject_len,
+				      owner->sid, sid_len, m->reply,
+				      m->reply_len, hdr, m->header_len, size);
+	ASSERT(n > 0);
+	out[0] = (struct cp_slice){ line, n };
+	out[1] = out[2] = (struct cp_slice){ line + n, 0 };
+	return true;
+}
+
 bool conn_deliver(struct conn *pub, struct sub *sub, const char *subject,
 		  size_t subject_len, const struct pubmsg *m)
 {
@@ -304,27 +419,11 @@ bool conn_deliver(struct conn *pub, struct sub *sub, const char *subject,
 		body += m->header_len;
 		size -= m->header_len;
 	}
-	char line[CP_LINE_OVERHEAD + 1024];
-	char *p = line;
-	struct buf big;
-	buf_init(&big, &c->srv->mem);
-	size_t need = subject_len + owner->sid_len + m->reply_len + CP_LINE_OVERHEAD;
-	if (need > sizeof(line)) {
-		if (!buf_reserve(&big, need))
-			return false;
-		p = big.data;
-		need = big.cap;
-	} else {
-		need = sizeof(line);
-	}
-	size_t n = cp_encode_msg_line(p, need, subject, subject_len, owner->sid,
-				      owner->sid_len, m->reply, m->reply_len, hdr,
-				      m->header_len, size);
-	ASSERT(n > 0);
-	bool ok = conn_queue(c, p, n) && conn_queue(c, body, size) &&
-		  conn_queue(c, "\r\n", 2);
-	buf_free(&big);
-	if (!ok)
+	char buf[CP_LINE_OVERHEAD + 1024];
+	struct cp_slice line[CONN_LINE_PIECES];
+	if (!conn_msg_line(c, owner, subject, subject_len, m, hdr, size, buf,
+			   sizeof(buf), line) ||
+	    !conn_queue_msg(c, line, body, size))
 		return false;
 	c->out_msgs++;
 	c->out_bytes += size;

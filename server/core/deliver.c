@@ -213,6 +213,14 @@ static bool deliver_run(struct server *s, struct account *acc,
 	d->targets = d->inline_targets;
 	d->ntargets = 0;
 	d->cap = DELIVER_TARGETS_INLINE;
+	/* A nested delivery (callback, import) has its own message: save
+	 * the outer one's parts and put them back after. */
+	struct cp_msg_parts parts;
+	parts.rendered = false;
+	struct cp_msg_parts *outer_parts = s->msg_parts;
+	const struct pubmsg *outer_for = s->msg_parts_for;
+	s->msg_parts = &parts;
+	s->msg_parts_for = m;
 	s->deliver_depth++;
 	bool delivered = false;
 	for (size_t i = 0; i < r->npsubs; i++)
@@ -222,6 +230,8 @@ static bool deliver_run(struct server *s, struct account *acc,
 	if (d->ntargets > 0)
 		deliver_to_leafs(s, d, m);
 	s->deliver_depth--;
+	s->msg_parts = outer_parts;
+	s->msg_parts_for = outer_for;
 	sublist_result_release(acc->sl, r);
 	if (d->targets != d->inline_targets)
 		mem_free(&s->mem, d->targets);

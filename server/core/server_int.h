@@ -169,6 +169,11 @@ struct server {
 	uint32_t deliver_depth;        /* nesting of deliveries in progress */
 	struct isend *send_head, *send_tail; /* internal_send queue */
 	uint32_t internal_subs;        /* live internal subscriptions */
+	/* MSG line parts of the innermost delivery in progress (deliver.c
+	 * sets them, conn_deliver renders them on first use); they belong
+	 * to msg_parts_for and live in deliver_run's frame.  NULL = none. */
+	struct cp_msg_parts *msg_parts;
+	const struct pubmsg *msg_parts_for;
 
 	/* system account services and events (events.c) */
 	struct sub **sys_subs;         /* internal subs the events own */

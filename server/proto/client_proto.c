@@ -12,7 +12,10 @@
  *    max_payload;
  *  - the callbacks and the final error do not depend on how the stream was
  *    split, because every decision is made on whole lines or on single
- *    bytes whose position in the op is known.
+ *    bytes whose position in the op is known;
+ *  - a whole PUB/HPUB in one feed takes a shortcut (cp_fast_pub) that
+ *    declines, untouched, whatever it does not fully understand, so the
+ *    state machine still makes every other decision, errors included.
  *
  * What nats-server 2.9.10 does, read from parser.go and client.go and
  * checked on the wire against /usr/sbin/nats-server:
@@ -783,10 +786,155 @@ static int cp_step_payload(struct cp_parser *p, struct cp_feed *f)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* The fast path: a whole PUB or HPUB at ST_START                      */
+
+/* cp_fast_pub's answer when it leaves the op to the state machine. */
+#define CP_FAST_DECLINED 1
+
+static inline bool cp_is_digit(unsigned char b)
+{
+	return b >= '0' && b <= '9';
+}
+
+/* The size that ends s[0..*end), its digits taken from the end, with the
+ * blanks before it skipped; *end moves to the start of its digits.  -1
+ * unless it is 1 to 9 digits after a blank (anything else is left to
+ * cp_split and cp_parse_size). */
+static int64_t cp_fast_size_back(const char *s, size_t *end)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t e = *end;
+	int64_t v = 0;
+	int64_t place = 1;
+
+	while (e > 0 && cp_is_blank(u[e - 1]))
+		e--;
+	size_t d = e;
+	while (d > 0 && cp_is_digit(u[d - 1]) && e - d < CP_SIZE_DIGITS_MAX) {
+		v += (u[d - 1] - '0') * place;
+		place *= 10;
+		d--;
+	}
+	if (d == e || d == 0 || !cp_is_blank(u[d - 1]))
+		return -1;
+	*end = d;
+	return v;
+}
+
+/* Length of the token at s[0] within s[0..n): up to the first blank. */
+static size_t cp_fast_token_len(const char *s, size_t n)
+{
+	const char *space = memchr(s, ' ', n);
+	size_t len = space != NULL ? (size_t)(space - s) : n;
+	const char *tab = memchr(s, '\t', len);
+	return tab != NULL ? (size_t)(tab - s) : len;
+}
+
+/* The arguments of PUB ("<subject> [reply] <size>") or HPUB (two sizes),
+ * read as cp_split and cp_args_pub/hpub would, but only in the plain
+ * case: false leaves anything else (wrong count, bad sizes, limits) to
+ * them.  s[0] is not a blank. */
+static bool cp_fast_args(const struct cp_parser *p, struct cp_msg *m,
+			 const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t end = n;
+	int64_t total = cp_fast_size_back(s, &end);
+	int64_t hdr = 0;
+
+	if (total < 0)
+		return false;
+	if (m->op == CP_OP_HPUB) {
+		hdr = cp_fast_size_back(s, &end);
+		if (hdr < 0 || hdr > total)
+			return false;
+	}
+	if (p->max_payload >= 0 && total > p->max_payload)
+		return false;
+	while (cp_is_blank(u[end - 1]))
+		end--;
+	size_t i = cp_fast_token_len(s, end);
+	m->subject = (struct cp_slice){ s, i };
+	if (i < end) {
+		while (cp_is_blank(u[i]))
+			i++;
+		if (cp_fast_token_len(s + i, end - i) < end - i)
+			return false;
+		m->reply = (struct cp_slice){ s + i, end - i };
+	}
+	m->header_len = (size_t)hdr;
+	m->total_len = (size_t)total;
+	return true;
+}
+
+/* "PUB" or "HPUB", any case, and its blank: the op, or 0. */
+static int cp_fast_name(const struct cp_parser *p, const char *s,
+			size_t *name_len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t h = (u[0] | 0x20) == 'h';
+
+	if ((u[h] | 0x20) != 'p' || (u[h + 1] | 0x20) != 'u' ||
+	    (u[h + 2] | 0x20) != 'b' || !cp_is_blank(u[h + 3]))
+		return 0;
+	if (h && !p->headers_ok)
+		return 0;
+	*name_len = h + 4;
+	return h ? CP_OP_HPUB : CP_OP_PUB;
+}
+
+/* The common case on a server: a PUB or HPUB whose line and payload are
+ * both in this feed, read with a few scans instead of byte by byte.  It
+ * changes nothing and returns CP_FAST_DECLINED for anything else (a split
+ * op, any error), so the state machine decides those as before and the
+ * result never depends on which path ran. */
+static int cp_fast_pub(struct cp_parser *p, struct cp_feed *f)
+{
+	const char *s = f->data + f->pos;
+	size_t avail = f->len - f->pos;
+	size_t i;
+
+	if (avail < 8 || p->role != CP_ROLE_SERVER)
+		return CP_FAST_DECLINED;
+	int op = cp_fast_name(p, s, &i);
+	if (op == 0)
+		return CP_FAST_DECLINED;
+	while (i < avail && cp_is_blank((unsigned char)s[i]))
+		i++;
+	if (avail - i < 2)
+		return CP_FAST_DECLINED;
+	/* As in cp_line_begin: the first byte is the argument's, even '\n'. */
+	const char *line = s + i;
+	const char *nl = memchr(line + 1, '\n', avail - i - 1);
+	if (nl == NULL)
+		return CP_FAST_DECLINED;
+	size_t n = cp_line_trim(line, (size_t)(nl - line));
+	struct cp_msg m = { .op = (enum cp_op)op, .arg = { line, n },
+			    .max_msgs = -1 };
+	if (n > cp_line_limit(p) || !cp_fast_args(p, &m, line, n))
+		return CP_FAST_DECLINED;
+	size_t at = (size_t)(nl - s) + 1;
+	const char *payload = s + at;
+	if (avail - at < m.total_len + 2 || payload[m.total_len] != '\r' ||
+	    payload[m.total_len + 1] != '\n')
+		return CP_FAST_DECLINED;
+	m.payload = payload;
+	p->op = op;
+	f->pos += at + m.total_len + 2;
+	return cp_emit(f, &m);
+}
+
 static int cp_step(struct cp_parser *p, struct cp_feed *f)
 {
+	int rc;
+
 	switch (p->state) {
 	case ST_START:
+		rc = cp_fast_pub(p, f);
+		if (rc != CP_FAST_DECLINED)
+			return rc;
+		return cp_step_name(p, f);
 	case ST_NAME:
 	case ST_NEED_BLANK:
 	case ST_SKIP_BLANK:
@@ -903,6 +1051,74 @@ size_t cp_encode_msg_line(char *out, size_t cap,
 	cp_put_opt(&o, sid, sid_len);
 	cp_put_opt(&o, reply, reply_len);
 	return cp_put_sizes(&o, out, has_headers, header_len, total_len);
+}
+
+/* Writes v in decimal at out; returns the end.  Digits are counted first
+ * so they go straight to their place, two at a time. */
+static char *cp_put_digits(char *out, size_t v)
+{
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324"
+		"25262728293031323334353637383940414243444546474849"
+		"50515253545556575859606162636465666768697071727374"
+		"75767778798081828384858687888990919293949596979899";
+	size_t n = 1;
+
+	for (size_t t = v; t >= 10; t /= 10)
+		n++;
+	char *p = out + n;
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(p - 2, pairs + 2 * v, 2);
+	else
+		p[-1] = (char)('0' + v);
+	return out + n;
+}
+
+/* Written without the checked cursor: the sizes are known up front and
+ * this runs once per published message. */
+bool cp_msg_parts_render(struct cp_msg_parts *mp,
+			 const char *subject, size_t subject_len,
+			 const char *reply, size_t reply_len,
+			 bool has_headers, size_t header_len, size_t total_len)
+{
+	/* " <header_len> <total>\r\n" with 20 digits each at most */
+	const size_t sizes_max = 2 * (1 + 20) + 2;
+	size_t op_len = has_headers ? 5 : 4;
+
+	ASSERT(!has_headers || header_len <= total_len);
+	mp->subject = subject;
+	mp->subject_len = subject_len;
+	mp->has_headers = has_headers;
+	mp->rendered = true;
+	mp->fits = op_len + subject_len + 1 <= sizeof(mp->head) &&
+		   1 + reply_len + sizes_max <= sizeof(mp->tail);
+	if (!mp->fits)
+		return false;
+	memcpy(mp->head, has_headers ? "HMSG " : "MSG  ", 5);
+	memcpy(mp->head + op_len, subject, subject_len);
+	mp->head[op_len + subject_len] = ' ';
+	mp->head_len = (uint16_t)(op_len + subject_len + 1);
+	char *t = mp->tail;
+	if (reply_len > 0) {
+		*t++ = ' ';
+		memcpy(t, reply, reply_len);
+		t += reply_len;
+	}
+	if (has_headers) {
+		*t++ = ' ';
+		t = cp_put_digits(t, header_len);
+	}
+	*t++ = ' ';
+	t = cp_put_digits(t, total_len);
+	*t++ = '\r';
+	*t++ = '\n';
+	mp->tail_len = (uint16_t)(t - mp->tail);
+	return true;
 }
 
 size_t cp_encode_pub_line(char *out, size_t cap,

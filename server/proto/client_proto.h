@@ -149,6 +149,34 @@ size_t cp_encode_msg_line(char *out, size_t cap,
 			  const char *sid, size_t sid_len,
 			  const char *reply, size_t reply_len,
 			  bool has_headers, size_t header_len, size_t total_len);
+/*
+ * The parts of a MSG/HMSG line that are the same for every subscriber of
+ * one message, so a delivery costs two copies instead of an encoding: the
+ * line is head + sid + tail, with head "MSG <subject> " (HMSG with
+ * has_headers) and tail " [reply] [<header_len>] <total>" and the CRLF.
+ * For a non-empty sid, head + sid + tail are the bytes cp_encode_msg_line
+ * writes.
+ */
+#define CP_MSG_PARTS_MAX 256
+struct cp_msg_parts {
+	const char *subject;       /* borrowed: what head was rendered for */
+	size_t subject_len;
+	bool has_headers;
+	bool rendered;             /* render was called (it may not fit) */
+	bool fits;                 /* head and tail hold the parts */
+	uint16_t head_len;         /* bytes of head */
+	uint16_t tail_len;         /* bytes of tail */
+	char head[CP_MSG_PARTS_MAX];
+	char tail[CP_MSG_PARTS_MAX];
+};
+
+/* Renders the parts and records subject and has_headers; returns fits,
+ * false when a part needs more than CP_MSG_PARTS_MAX bytes. */
+bool cp_msg_parts_render(struct cp_msg_parts *mp,
+			 const char *subject, size_t subject_len,
+			 const char *reply, size_t reply_len,
+			 bool has_headers, size_t header_len, size_t total_len);
+
 /* "PUB <subject> [reply] <total>" or
  * "HPUB <subject> [reply] <header_len> <total>". */
 size_t cp_encode_pub_line(char *out, size_t cap,

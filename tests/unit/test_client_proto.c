@@ -743,6 +743,43 @@ START_TEST(test_fast_path_no_copy)
 }
 END_TEST
 
+/* Whole PUB/HPUB ops in one feed take a shortcut past the byte-by-byte
+ * state machine; check_all compares it with byte-wise and random feeds,
+ * on the forms it takes and on those it must leave alone. */
+START_TEST(test_fast_path_forms)
+{
+	struct cfg c = cfg_server();
+
+	EXPECT(c, "PUB foo 5\r\nhelloPUB foo 1\r\nx\r\n", "", CP_ERR_UNKNOWN_OP);
+	EXPECT(c, "PUB foo 1\r\nx\r\nSUB a 1\r\npUb\tfoo\t r \t1 \t\ny\r\n",
+	       "PUB s=foo t=1 p=x\nSUB s=a i=1\nPUB s=foo r=r t=1 p=y\n", 0);
+	EXPECT(c, "PUB foo\r 1\r\nx\r\n", "PUB s=foo\\x0d t=1 p=x\n", 0);
+	EXPECT(c, "PUB foo 999999999\r\n", "", CP_ERR_MAX_PAYLOAD);
+	EXPECT(c, "PUB foo 1a\r\nx\r\n", "", CP_ERR_PARSE);
+	EXPECT(c, "PUB foo a1\r\nx\r\n", "", CP_ERR_PARSE);
+	EXPECT(c, "PUB 1\r\nx\r\n", "", CP_ERR_PARSE);
+	EXPECT(c, "PUB foo 1 \r\nx\r\n", "PUB s=foo t=1 p=x\n", 0);
+	EXPECT(c, "PUB a b c\t1\r\nx\r\n", "", CP_ERR_PARSE);
+	EXPECT(c, "PUBX foo 1\r\nx\r\n", "", CP_ERR_UNKNOWN_OP);
+	EXPECT(c, "PUB\r\nfoo 1\r\nx\r\n", "", CP_ERR_UNKNOWN_OP);
+	EXPECT(c, "PUSH foo 1\r\nx\r\n", "", CP_ERR_UNKNOWN_OP);
+	EXPECT(c, "HPUX foo 1 1\r\nx\r\n", "", CP_ERR_UNKNOWN_OP);
+	EXPECT(c, "HMSG foo 1 1 1\r\nx\r\n", "", CP_ERR_UNKNOWN_OP);
+	EXPECT(c, "hPuB a r 1 2\r\nxy\r\nHPUB a 0 0\r\n\r\n",
+	       "HPUB s=a r=r h=1 t=2 p=xy\nHPUB s=a t=0 p=\n", 0);
+	EXPECT(c, "HPUB a 1 2 3\r\nxyz\r\n", "HPUB s=a r=1 h=2 t=3 p=xyz\n", 0);
+	EXPECT(c, "HPUB a b c 2 3\r\nxyz\r\n", "", CP_ERR_PARSE);
+	EXPECT(c, "HPUB a 3 2\r\nxy\r\n", "", CP_ERR_PARSE);
+	/* A payload that continues past the feed, then a whole op. */
+	EXPECT(c, "PUB foo 3\r\nab", "", 0);
+	c.mcl = 5;
+	EXPECT(c, "PUB foo 1\r\nx\r\nPUB fooo 1\r\nx\r\n", "PUB s=foo t=1 p=x\n",
+	       CP_ERR_MAX_CONTROL_LINE);
+	/* The client role never takes it: PUB is not a server's op. */
+	EXPECT(cfg_client(), "PUB foo 1\r\nx\r\n", "", CP_ERR_UNKNOWN_OP);
+}
+END_TEST
+
 START_TEST(test_stop_resume)
 {
 	static const char in[] = "PING\r\nPUB foo 2\r\nhi\r\nSUB a 1\r\nPONG\r\n";
@@ -960,6 +997,64 @@ START_TEST(test_encoders_capacity)
 	ck_assert_uint_eq(cp_encode_unsub_line(out, 8, "1", 1, -1), 0);
 	ck_assert_uint_eq(cp_encode_err_line(out, 10, "x", 1), 10);
 	ck_assert_uint_eq(cp_encode_err_line(out, 9, "x", 1), 0);
+}
+END_TEST
+
+/* head + sid + tail is the line cp_encode_msg_line writes. */
+static void check_parts(const char *subject, size_t subject_len,
+			const char *reply, bool hdr, size_t h, size_t t)
+{
+	static const char *const sids[] = { "1", "22", "abcdefghij0123456789" };
+	struct cp_msg_parts mp;
+	char want[2 * CP_MSG_PARTS_MAX + 64], got[sizeof(want) + 32];
+	size_t rl = reply ? strlen(reply) : 0;
+
+	mp.rendered = false;
+	ck_assert(cp_msg_parts_render(&mp, subject, subject_len, reply, rl, hdr,
+				      h, t));
+	ck_assert(mp.rendered && mp.fits && mp.has_headers == hdr);
+	ck_assert(mp.subject == subject && mp.subject_len == subject_len);
+	for (size_t i = 0; i < sizeof(sids) / sizeof(sids[0]); i++) {
+		size_t sl = strlen(sids[i]);
+		size_t n = cp_encode_msg_line(want, sizeof(want), subject,
+					      subject_len, sids[i], sl, reply,
+					      rl, hdr, h, t);
+		ck_assert_uint_gt(n, 0);
+		memcpy(got, mp.head, mp.head_len);
+		memcpy(got + mp.head_len, sids[i], sl);
+		memcpy(got + mp.head_len + sl, mp.tail, mp.tail_len);
+		ck_assert_uint_eq(mp.head_len + sl + mp.tail_len, n);
+		ck_assert(memcmp(got, want, n) == 0);
+	}
+}
+
+START_TEST(test_msg_parts)
+{
+	char big[CP_MSG_PARTS_MAX + 1];
+	struct cp_msg_parts mp;
+
+	check_parts("foo", 3, NULL, false, 0, 5);
+	check_parts("foo", 3, "r.x", false, 0, 0);
+	check_parts("a.b.c", 5, NULL, true, 16, 16);
+	check_parts("a", 1, "_INBOX.abc", true, 12, 1234567890123ULL);
+	check_parts("x", 1, NULL, false, 0, 9);
+	check_parts("x", 1, NULL, false, 0, 10);
+	check_parts("x", 1, NULL, true, 99, 100);
+	check_parts("x", 1, NULL, false, 0, SIZE_MAX);
+	/* The longest subject that fits in head ("HMSG " + subject + ' '),
+	 * and one more; the same for the reply in tail. */
+	memset(big, 's', sizeof(big));
+	check_parts(big, CP_MSG_PARTS_MAX - 6, NULL, true, 1, 2);
+	ck_assert(!cp_msg_parts_render(&mp, big, CP_MSG_PARTS_MAX - 5, NULL, 0,
+				       true, 1, 2));
+	ck_assert(mp.rendered && !mp.fits);
+	ck_assert(cp_msg_parts_render(&mp, big, CP_MSG_PARTS_MAX - 5, NULL, 0,
+				      false, 0, 2));
+	big[200] = '\0';
+	check_parts("r", 1, big, true, 1, 2);
+	ck_assert(!cp_msg_parts_render(&mp, "r", 1, big, sizeof(big), false,
+				       0, 2));
+	ck_assert(!mp.fits);
 }
 END_TEST
 
@@ -1362,6 +1457,7 @@ static Suite *client_proto_suite(void)
 	tcase_add_test(tc, test_max_payload);
 	tcase_add_test(tc, test_client_role);
 	tcase_add_test(tc, test_fast_path_no_copy);
+	tcase_add_test(tc, test_fast_path_forms);
 	tcase_add_test(tc, test_stop_resume);
 	tcase_add_test(tc, test_split_payload_memory);
 	tcase_add_test(tc, test_nomem);
@@ -1370,6 +1466,7 @@ static Suite *client_proto_suite(void)
 	tcase_add_test(tc, test_encoders);
 	tcase_add_test(tc, test_encoders_capacity);
 	tcase_add_test(tc, test_encoders_round_trip);
+	tcase_add_test(tc, test_msg_parts);
 	suite_add_tcase(s, tc);
 
 	TCase *tr = tcase_create("random");
