@@ -152,17 +152,25 @@ static size_t rec_build(struct fs *fs, uint8_t kind, uint64_t seq, int64_t ts,
 	store_put_u32(h + 12, (uint32_t)hlen);
 	store_put_u64(h + 16, seq);
 	store_put_u64(h + 24, (uint64_t)ts);
+	/* One reservation and plain copies: this runs for every publish. */
 	buf_reset(&fs->rec);
-	buf_append(&fs->rec, h, REC_HDR);
-	buf_append(&fs->rec, subj, slen);
-	buf_append(&fs->rec, hdr, hlen);
-	buf_append(&fs->rec, data, dlen);
-	if (fs->rec.oom || !buf_reserve(&fs->rec, 8))
+	if (!buf_reserve(&fs->rec, len))
 		return 0;
-	uint8_t sum[8];
-	store_put_u64(sum, store_checksum(fs->rec.data, len - 8));
-	buf_append(&fs->rec, sum, 8);
-	ASSERT(fs->rec.len == len);
+	uint8_t *p = (uint8_t *)fs->rec.data;
+	memcpy(p, h, REC_HDR);
+	p += REC_HDR;
+	if (slen > 0)
+		memcpy(p, subj, slen);
+	p += slen;
+	if (hlen > 0)
+		memcpy(p, hdr, hlen);
+	p += hlen;
+	if (dlen > 0)
+		memcpy(p, data, dlen);
+	p += dlen;
+	store_put_u64(p, store_checksum(fs->rec.data, len - 8));
+	fs->rec.len = len;
+	fs->rec.data[len] = '\0';      /* buf's invariant */
 	return len;
 }
 

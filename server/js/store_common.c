@@ -58,8 +58,12 @@ void store_put_u32(uint8_t *p, uint32_t v)
 
 void store_put_u64(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, sizeof(v));
+#else
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 uint32_t store_get_u32(const uint8_t *p)
@@ -480,13 +484,19 @@ static void flush_schedule(struct store *st)
 		st->turn->pending = st;
 		return;
 	}
+	/* Armed once per turn: every append and every ack waiter asks. */
+	if (st->flush_armed)
+		return;
+	st->flush_armed = true;
 	st->env->timer_arm(st->env, st->flush_timer, env_now_mono_ns(st->env));
 }
 
 static void flush_timer_fired(void *arg, int timer)
 {
+	struct store *st = arg;
 	UNUSED(timer);
-	store_flush(arg);
+	st->flush_armed = false;
+	store_flush(st);
 }
 
 static void lazy_timer_fired(void *arg, int timer)
@@ -851,8 +861,11 @@ int store_append(struct store *st, const char *subject, size_t subject_len,
 		*seq_out = sl.seq;
 	/* A failure to log a discard leaves the store over its limit until
 	 * the next append; the message itself is stored. */
-	limits_enforce(st, store_index_find(st, sl.seq) ?
-		       store_index_find(st, sl.seq)->subj : NULL);
+	/* The new message is the last slot. */
+	const struct store_slot *last = st->nslots > st->head
+					? &st->slots[st->nslots - 1] : NULL;
+	limits_enforce(st, last != NULL && last->seq == sl.seq ? last->subj
+							       : NULL);
 	if (!st->age_armed)
 		age_arm(st);
 	flush_schedule(st);

@@ -114,6 +114,7 @@ struct store {
 	struct store *turn_next;     /* in turn's list while pending */
 	bool turn_queued;
 	int flush_timer;             /* zero-delay timer when turn is NULL */
+	bool flush_armed;            /* flush_timer is armed */
 	int lazy_timer;              /* sync_interval_ns > 0 */
 	bool lazy_armed;
 	bool in_flush;

@@ -62,6 +62,7 @@ struct stream {
 	char *last_msg_id;             /* last stored Nats-Msg-Id, owned */
 	struct buf scratch;            /* loads and responses */
 	struct buf out;                /* response building */
+	struct buf ack_prefix;         /* '{"stream":"<name>", ... "seq":' */
 	struct consumer **consumers;   /* sorted by name, owned */
 	size_t n_consumers, cap_consumers;
 	size_t n_directs;              /* of n_consumers: mirror/source ones */
@@ -944,6 +945,7 @@ int stream_create(struct js_account *ja, struct stream_config *cfg,
 	hmap_init(&st->dedupe, st->mem, prng_next(&s->prng));
 	buf_init(&st->scratch, st->mem);
 	buf_init(&st->out, st->mem);
+	buf_init(&st->ack_prefix, st->mem);
 	if (st->cfg.has_republish) {
 		st->republish = transform_new(st->mem, st->cfg.republish_src,
 					      st->cfg.republish_dest, NULL);
@@ -1070,6 +1072,7 @@ void stream_destroy(struct stream *st, bool remove_files)
 	mem_free(st->mem, st->dir);
 	buf_free(&st->scratch);
 	buf_free(&st->out);
+	buf_free(&st->ack_prefix);
 	mem_free(st->mem, st);
 }
 
@@ -1077,20 +1080,33 @@ void stream_destroy(struct stream *st, bool remove_files)
 
 /* The PubAck bytes, byte for byte as the reference's template writes
  * them (note the space after the first comma). */
-static void stream_pub_ack_ok(const struct stream *st, struct buf *out,
+static void stream_pub_ack_ok(struct stream *st, struct buf *out,
 			      uint64_t seq, bool duplicate)
 {
 	const char *domain = st->ja->js->domain;
-	buf_reset(out);
-	buf_append_str(out, "{\"stream\":\"");
-	json_escape(out, st->cfg.name, strlen(st->cfg.name));
-	buf_append_str(out, "\", ");
-	if (domain != NULL) {
-		buf_append_str(out, "\"domain\":\"");
-		json_escape(out, domain, strlen(domain));
-		buf_append_str(out, "\", ");
+	/* The part before the sequence is the same for every PubAck. */
+	if (st->ack_prefix.len == 0) {
+		struct buf *p = &st->ack_prefix;
+		buf_append_str(p, "{\"stream\":\"");
+		json_escape(p, st->cfg.name, strlen(st->cfg.name));
+		buf_append_str(p, "\", ");
+		if (domain != NULL) {
+			buf_append_str(p, "\"domain\":\"");
+			json_escape(p, domain, strlen(domain));
+			buf_append_str(p, "\", ");
+		}
+		buf_append_str(p, "\"seq\":");
+		if (p->oom) {
+			buf_free(p);
+			buf_init(p, st->mem);
+		}
 	}
-	buf_append_str(out, "\"seq\":");
+	buf_reset(out);
+	if (st->ack_prefix.len == 0) {
+		out->oom = true;       /* no answer rather than a broken one */
+		return;
+	}
+	buf_append(out, st->ack_prefix.data, st->ack_prefix.len);
 	buf_append_u64(out, seq);
 	if (duplicate)
 		buf_append_str(out, ",\"duplicate\": true");
@@ -1386,8 +1402,9 @@ static int stream_check_publish(struct stream *st, const struct pubmsg *m,
 		if (d != NULL) {
 			if (reply != NULL && !st->cfg.no_ack) {
 				stream_pub_ack_ok(st, &st->out, d->seq, true);
-				js_api_send(st->ja, reply, st->out.data,
-					    st->out.len);
+				if (!st->out.oom)
+					js_api_send(st->ja, reply, st->out.data,
+						    st->out.len);
 			}
 			return 1;
 		}
