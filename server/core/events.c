@@ -32,9 +32,6 @@
 #define STATSZ_FIRST_NS (250LL * 1000000LL)
 #define STATSZ_MAX_NS (30LL * 1000000000LL)
 
-static const char base62[] =
-	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /* ------------------------------------------------------------ JSON parts */
 
 static void jw_time(struct jw *w, const char *key, int64_t unix_ns)
@@ -94,8 +91,7 @@ static void write_stats(struct jw *w, const char *key, uint64_t msgs, uint64_t b
 static void write_event_head(struct server *s, struct jw *w, const char *type)
 {
 	char id[23];
-	for (int i = 0; i < 22; i++)
-		id[i] = base62[prng_below(&s->prng, 62)];
+	prng_base62(&s->prng, id, 22);
 	id[22] = '\0';
 	jw_key(w, "type");
 	jw_str(w, type);

@@ -260,8 +260,6 @@ static const char *leaf_local_domain(const struct server *s)
 static const char *leaf_lds_subject(struct server *s, struct account *acc)
 {
 	struct leafnodes *ln = s->leafnodes;
-	static const char alphabet[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	char *lds = hmap_get(&ln->lds, acc->name, strlen(acc->name));
 	if (lds != NULL)
 		return lds + strlen(lds) + 1;
@@ -275,8 +273,7 @@ static const char *leaf_lds_subject(struct server *s, struct account *acc)
 	memcpy(lds, acc->name, nlen + 1);
 	char *subj = lds + nlen + 1;
 	memcpy(subj, LEAF_LDS_PREFIX, plen);
-	for (size_t i = 0; i < LEAF_NUID_LEN; i++)
-		subj[plen + i] = alphabet[prng_below(&s->prng, 62)];
+	prng_base62(&s->prng, subj + plen, LEAF_NUID_LEN);
 	subj[plen + LEAF_NUID_LEN] = '\0';
 	if (!hmap_put(&ln->lds, lds, nlen, lds)) {
 		mem_free(&s->mem, lds);

@@ -27,9 +27,6 @@
 #define REPLY_ID_LEN 6
 #define REQUEST_INFO_HDR "Nats-Request-Info"
 
-static const char base62[] =
-	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 struct rr_list {
 	struct link head;              /* struct resp_map, via rr_node */
 	size_t len;
@@ -88,12 +85,6 @@ static void resp_timer_fired(void *arg, int timer)
 
 /* ------------------------------------------------------------ maps */
 
-static void random_id(struct server *s, char *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		out[i] = base62[prng_below(&s->prng, 62)];
-}
-
 static void resp_sub_cb(void *arg, struct sub *sub, struct conn *from,
 			struct account *acc, const struct pubmsg *m);
 
@@ -105,7 +96,7 @@ static bool resp_prefix_ensure(struct server *s, struct account *a)
 		return true;
 	char pre[sizeof(a->resp_prefix)];
 	memcpy(pre, ACCOUNT_REPLY_PREFIX, 4);
-	random_id(s, pre + 4, REPLY_ID_LEN);
+	prng_base62(&s->prng, pre + 4, REPLY_ID_LEN);
 	pre[4 + REPLY_ID_LEN] = '.';
 	pre[5 + REPLY_ID_LEN] = '>';
 	pre[6 + REPLY_ID_LEN] = '\0';
@@ -157,7 +148,7 @@ static struct resp_map *resp_map_new(struct server *s, struct account *owner,
 	rm->to = mem_strndup(&s->mem, to, to_len);
 	memcpy(rm->key, owner->resp_prefix, owner->resp_prefix_len);
 	do {
-		random_id(s, rm->key + owner->resp_prefix_len, REPLY_ID_LEN);
+		prng_base62(&s->prng, rm->key + owner->resp_prefix_len, REPLY_ID_LEN);
 	} while (hmap_get(&owner->responses, rm->key, klen) != NULL);
 	rm->key[klen] = '\0';
 	rm->key_len = klen;

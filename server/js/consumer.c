@@ -144,25 +144,6 @@ void consumer_config_free(struct mem *mem, struct consumer_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int config_enum(struct mem *mem, const struct json_doc *d, int obj,
-		       const char *key, const char *const *names, size_t n,
-		       int *out)
-{
-	char *v = NULL;
-	int rc = js_json_str(mem, d, obj, key, &v);
-	if (rc <= 0)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v, names[i]) == 0) {
-			*out = (int)i;
-			mem_free(mem, v);
-			return 1;
-		}
-	}
-	mem_free(mem, v);
-	return -1;
-}
-
 /* Days since 1970-01-01 of a civil date (Hinnant's days_from_civil). */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 {
@@ -329,11 +310,11 @@ int consumer_config_decode(struct mem *mem, const struct json_doc *d, int obj,
 		return -1;
 	int dp = 0, ap = 0, rp = 0;
 	static const char *const replay_names[] = { "instant", "original" };
-	int rdp = config_enum(mem, d, obj, "deliver_policy", deliver_names,
+	int rdp = js_json_enum(mem, d, obj, "deliver_policy", deliver_names,
 			      ARRAY_LEN(deliver_names), &dp);
-	int rap = config_enum(mem, d, obj, "ack_policy", ack_names,
+	int rap = js_json_enum(mem, d, obj, "ack_policy", ack_names,
 			      ARRAY_LEN(ack_names), &ap);
-	int rrp = config_enum(mem, d, obj, "replay_policy", replay_names, 2,
+	int rrp = js_json_enum(mem, d, obj, "replay_policy", replay_names, 2,
 			      &rp);
 	if (rdp < 0 || rap < 0 || rrp < 0 ||
 	    config_decode_strings(mem, d, obj, c) != 0 ||
@@ -1398,14 +1379,8 @@ static void build_headers(struct consumer *c, const struct store_msg *sm)
 
 static void send_flow_control(struct consumer *c)
 {
-	static const char digits[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	char rnd[5];
-	uint64_t r = prng_next(&c->srv->prng);
-	for (int i = 0; i < 4; i++) {
-		rnd[i] = digits[r % 62];
-		r /= 62;
-	}
+	prng_base62(&c->srv->prng, rnd, 4);
 	rnd[4] = '\0';
 	snprintf(c->fcid, sizeof(c->fcid), "$JS.FC.%s.%s.%s",
 		 stream_name(c->st), c->name, rnd);
@@ -1866,33 +1841,6 @@ static void progress_msg(struct consumer *c, uint64_t sseq)
 		p->deadline_ns = ack_deadline(c, p->dc, now_mono(c));
 }
 
-/* Parses "<dc>.<sseq>.<dseq>.<ts>.<pending>" from the end of the ack
- * subject. */
-static bool ack_subject_parse(const char *subj, size_t len, uint64_t *sseq,
-			      uint64_t *dseq)
-{
-	uint64_t v[5] = { 0 };
-	size_t end = len;
-	for (int t = 4; t >= 0; t--) {
-		size_t start = end;
-		while (start > 0 && subj[start - 1] != '.')
-			start--;
-		if (start == end || start == 0)
-			return false;
-		uint64_t n = 0;
-		for (size_t i = start; i < end; i++) {
-			if (subj[i] < '0' || subj[i] > '9')
-				return false;
-			n = n * 10 + (uint64_t)(subj[i] - '0');
-		}
-		v[t] = n;
-		end = start - 1;
-	}
-	*sseq = v[1];
-	*dseq = v[2];
-	return true;
-}
-
 /* sample_freq ("50%", "100") as a percentage; 0 = none. */
 static int sample_percent(const struct consumer *c)
 {
@@ -1931,10 +1879,10 @@ static void consumer_ack_in(void *arg, struct sub *sub, struct conn *from,
 	UNUSED(sub);
 	UNUSED(from);
 	UNUSED(acc);
-	uint64_t sseq, dseq;
-	if (c->doomed || !ack_subject_parse(m->subject, m->subject_len, &sseq,
-					     &dseq))
+	struct js_ack_info ai;
+	if (c->doomed || !js_ack_reply_parse(m->subject, m->subject_len, &ai))
 		return;
+	uint64_t sseq = ai.sseq, dseq = ai.dseq;
 	const char *b = m->data + m->header_len;
 	size_t len = m->total_len - m->header_len;
 	char reply[512];

@@ -24,9 +24,6 @@
 #define JSA_ID_LEN 22
 #define JSA_SUBJECT_MAX 1024
 
-static const char jsa_base62[] =
-	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 static struct server *jsa_server(const struct js_account *ja)
 {
 	return ja->js->srv;
@@ -43,8 +40,7 @@ static bool jsa_wanted(struct js_account *ja, const char *subject)
 static void jsa_write_head(struct server *s, struct jw *w, const char *type)
 {
 	char id[JSA_ID_LEN + 1], now[TIMEFMT_MAX];
-	for (int i = 0; i < JSA_ID_LEN; i++)
-		id[i] = jsa_base62[prng_below(&s->prng, sizeof(jsa_base62) - 1)];
+	prng_base62(&s->prng, id, JSA_ID_LEN);
 	id[JSA_ID_LEN] = '\0';
 	timefmt_rfc3339(env_now_wall_ns(s->env), now);
 	jw_key(w, "type");

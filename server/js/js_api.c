@@ -824,16 +824,24 @@ static int api_stream_purge(struct api_req *r)
 	return stream_api_purge(st, r->has_doc ? &r->doc : NULL, &r->w, &r->e);
 }
 
-static int api_msg_get(struct api_req *r)
+/* MSG.GET and MSG.DELETE: the body is required and checked before the
+ * stream is looked up.  NULL with r->e set on failure. */
+static struct stream *api_msg_stream(struct api_req *r)
 {
-	/* The request is checked before the stream is looked up. */
 	if (r->empty) {
 		js_error_set(&r->e, JS_ERR_BAD_REQUEST, NULL);
-		return -1;
+		return NULL;
 	}
-	if (r->bad_json)
-		return api_bad_json(r);
-	struct stream *st = api_find_stream(r);
+	if (r->bad_json) {
+		api_bad_json(r);
+		return NULL;
+	}
+	return api_find_stream(r);
+}
+
+static int api_msg_get(struct api_req *r)
+{
+	struct stream *st = api_msg_stream(r);
 	if (st == NULL)
 		return -1;
 	int rc = stream_api_msg_get(st, &r->doc, &r->w, &r->e);
@@ -843,14 +851,7 @@ static int api_msg_get(struct api_req *r)
 
 static int api_msg_delete(struct api_req *r)
 {
-	/* The request is checked before the stream is looked up. */
-	if (r->empty) {
-		js_error_set(&r->e, JS_ERR_BAD_REQUEST, NULL);
-		return -1;
-	}
-	if (r->bad_json)
-		return api_bad_json(r);
-	struct stream *st = api_find_stream(r);
+	struct stream *st = api_msg_stream(r);
 	if (st == NULL)
 		return -1;
 	int rc = stream_api_msg_delete(st, &r->doc, &r->e);

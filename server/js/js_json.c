@@ -179,3 +179,67 @@ bool js_json_encoded_equal(struct mem *mem, js_encode_fn encode,
 	buf_free(&bb);
 	return eq;
 }
+
+int js_json_enum(struct mem *mem, const struct json_doc *d, int obj,
+		 const char *key, const char *const *names, size_t n, int *out)
+{
+	char *v = NULL;
+	int rc = js_json_str(mem, d, obj, key, &v);
+	if (rc <= 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (int)i;
+			mem_free(mem, v);
+			return 1;
+		}
+	}
+	mem_free(mem, v);
+	return -1;
+}
+
+bool js_parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+bool js_ack_reply_parse(const char *r, size_t len, struct js_ack_info *ai)
+{
+	const char *tok[13];
+	size_t tlen[13], n = 0, start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && r[i] != '.')
+			continue;
+		if (n == 13)
+			return false;
+		tok[n] = r + start;
+		tlen[n++] = i - start;
+		start = i + 1;
+	}
+	if ((n != 9 && n != 12) || tlen[0] != 3 || memcmp(tok[0], "$JS", 3) ||
+	    tlen[1] != 3 || memcmp(tok[1], "ACK", 3))
+		return false;
+	size_t b = n == 9 ? 3 : 5;     /* the consumer's token */
+	uint64_t ts = 0;
+	ai->consumer = tok[b];
+	ai->consumer_len = tlen[b];
+	ai->sseq_text = tok[b + 2];
+	ai->sseq_len = tlen[b + 2];
+	if (!js_parse_u64(tok[b + 1], tlen[b + 1], &ai->dc) ||
+	    !js_parse_u64(tok[b + 2], tlen[b + 2], &ai->sseq) ||
+	    !js_parse_u64(tok[b + 3], tlen[b + 3], &ai->dseq) ||
+	    !js_parse_u64(tok[b + 4], tlen[b + 4], &ts) ||
+	    !js_parse_u64(tok[b + 5], tlen[b + 5], &ai->pending))
+		return false;
+	ai->ts = (int64_t)ts;
+	return true;
+}

@@ -45,6 +45,28 @@ bool js_json_encoded_equal(struct mem *mem, js_encode_fn encode,
 /* Standard base64 with padding. */
 void js_base64_encode(struct buf *out, const void *data, size_t len);
 
+/* An enumeration field: *out = the index of its string in names.  Same
+ * returns as the field reads; an unknown name is -1 (Go's UnmarshalJSON of
+ * the reference's policy types fails the same way). */
+int js_json_enum(struct mem *mem, const struct json_doc *d, int obj,
+		 const char *key, const char *const *names, size_t n, int *out);
+
+/* A decimal number of 1 to 20 digits (no sign, no spaces). */
+bool js_parse_u64(const char *s, size_t n, uint64_t *out);
+
+/* The fields of an ack reply subject: the 9-token form
+ * $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending> or the
+ * 12-token one with domain and account hash after "$JS.ACK". */
+struct js_ack_info {
+	const char *consumer;          /* points into the subject */
+	size_t consumer_len;
+	const char *sseq_text;         /* the stream sequence as written */
+	size_t sseq_len;
+	uint64_t dc, sseq, dseq, pending;
+	int64_t ts;
+};
+bool js_ack_reply_parse(const char *subj, size_t len, struct js_ack_info *ai);
+
 /* The value of header key in a NATS header block (exact, case-sensitive
  * name like the reference), spaces trimmed; NULL when absent. */
 const char *js_header_get(const char *hdr, size_t hdr_len, const char *key,

@@ -41,9 +41,6 @@
 #define SOURCE_ID_LEN 8
 #define SOURCE_SUBJECT_MAX 512
 
-static const char digits62[] =
-	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /* ============================================================ config */
 
 void source_config_free(struct mem *mem, struct stream_source *s)
@@ -65,7 +62,7 @@ static void source_hash8(const char *name, char out[SOURCE_ID_LEN + 1])
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256(h, (const unsigned char *)name, strlen(name));
 	for (int i = 0; i < SOURCE_ID_LEN; i++)
-		out[i] = digits62[h[i] % 62];
+		out[i] = prng_base62_digits[h[i] % 62];
 	out[SOURCE_ID_LEN] = '\0';
 }
 
@@ -506,11 +503,7 @@ static void sg_arm(struct sourcing *sg)
 
 static void random_id(struct sourcing *sg, char out[SOURCE_ID_LEN + 1])
 {
-	uint64_t r = prng_next(&sg->srv->prng);
-	for (int i = 0; i < SOURCE_ID_LEN; i++) {
-		out[i] = digits62[r % 62];
-		r /= 62;
-	}
+	prng_base62(&sg->srv->prng, out, SOURCE_ID_LEN);
 	out[SOURCE_ID_LEN] = '\0';
 }
 
@@ -831,64 +824,6 @@ static void link_reply_in(void *arg, struct sub *sub, struct conn *from,
 
 /* ------------------------------------------------------ the messages */
 
-/* The fields of an ack reply subject, in the 9-token form
- * ($JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>) or
- * the 12-token one with domain and account hash. */
-struct ack_info {
-	const char *consumer;
-	size_t consumer_len;
-	const char *sseq_text;
-	size_t sseq_len;
-	uint64_t dc, sseq, dseq, pending;
-	int64_t ts;
-};
-
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0 || n > 20)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-static bool ack_info_parse(const char *r, size_t len, struct ack_info *ai)
-{
-	const char *tok[13];
-	size_t tlen[13], n = 0, start = 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && r[i] != '.')
-			continue;
-		if (n == 13)
-			return false;
-		tok[n] = r + start;
-		tlen[n++] = i - start;
-		start = i + 1;
-	}
-	if ((n != 9 && n != 12) || tlen[0] != 3 || memcmp(tok[0], "$JS", 3) ||
-	    tlen[1] != 3 || memcmp(tok[1], "ACK", 3))
-		return false;
-	size_t b = n == 9 ? 3 : 5;     /* the consumer's token */
-	uint64_t ts = 0;
-	ai->consumer = tok[b];
-	ai->consumer_len = tlen[b];
-	ai->sseq_text = tok[b + 2];
-	ai->sseq_len = tlen[b + 2];
-	if (!parse_u64(tok[b + 1], tlen[b + 1], &ai->dc) ||
-	    !parse_u64(tok[b + 2], tlen[b + 2], &ai->sseq) ||
-	    !parse_u64(tok[b + 3], tlen[b + 3], &ai->dseq) ||
-	    !parse_u64(tok[b + 4], tlen[b + 4], &ts) ||
-	    !parse_u64(tok[b + 5], tlen[b + 5], &ai->pending))
-		return false;
-	ai->ts = (int64_t)ts;
-	return true;
-}
-
 static bool is_control(const struct pubmsg *m)
 {
 	return m->total_len == m->header_len && m->header_len >= 13 &&
@@ -914,7 +849,7 @@ static bool link_control(struct source_link *l, const struct pubmsg *m)
 	const char *v = js_header_get(m->data, m->header_len,
 				      "Nats-Last-Consumer", &vlen);
 	uint64_t last = 0;
-	if (v != NULL && parse_u64(v, vlen, &last) && last > 0 &&
+	if (v != NULL && js_parse_u64(v, vlen, &last) && last > 0 &&
 	    last != l->dseq) {
 		link_retry(l, l->mirror ? 0 : l->sseq + 1);
 		return false;
@@ -931,7 +866,7 @@ static bool link_control(struct source_link *l, const struct pubmsg *m)
 }
 
 static void link_mirror_msg(struct source_link *l, const struct pubmsg *m,
-			    const struct ack_info *ai)
+			    const struct js_ack_info *ai)
 {
 	struct stream *st = l->sg->st;
 	uint64_t old_sseq = l->sseq, old_dseq = l->dseq;
@@ -968,7 +903,7 @@ static void link_mirror_msg(struct source_link *l, const struct pubmsg *m,
 /* The message's header without any Nats-Stream-Source line, plus ours
  * (the reference's removeHeaderIfPresent and genHeader). */
 static void source_build_header(struct source_link *l, const struct pubmsg *m,
-				const struct ack_info *ai, struct buf *h)
+				const struct js_ack_info *ai, struct buf *h)
 {
 	buf_reset(h);
 	const char *p = m->data, *end = m->data + m->header_len;
@@ -994,7 +929,7 @@ static void source_build_header(struct source_link *l, const struct pubmsg *m,
 }
 
 static void link_source_msg(struct source_link *l, const struct pubmsg *m,
-			    const struct ack_info *ai)
+			    const struct js_ack_info *ai)
 {
 	struct sourcing *sg = l->sg;
 	uint64_t old_sseq = l->sseq;
@@ -1041,8 +976,8 @@ static void link_msg_in(void *arg, struct sub *sub, struct conn *from,
 		link_control(l, m);
 		return;
 	}
-	struct ack_info ai;
-	if (!ack_info_parse(m->reply, m->reply_len, &ai) || ai.dc > 1)
+	struct js_ack_info ai;
+	if (!js_ack_reply_parse(m->reply, m->reply_len, &ai) || ai.dc > 1)
 		return;
 	if (l->cname[0] == '\0' && ai.consumer_len < sizeof(l->cname)) {
 		/* Delivery began before the create answer arrived. */
@@ -1129,7 +1064,7 @@ static void sourcing_find_starts(struct sourcing *sg)
 			continue;
 		size_t nlen = (size_t)(sp - v);
 		uint64_t sseq = 0;
-		if (!parse_u64(sp + 1, len - nlen - 1, &sseq))
+		if (!js_parse_u64(sp + 1, len - nlen - 1, &sseq))
 			continue;
 		for (size_t i = 0; i < sg->n; i++) {
 			struct source_link *l = &sg->links[i];

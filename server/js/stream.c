@@ -95,27 +95,6 @@ void stream_config_free(struct mem *mem, struct stream_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Enumerations are strings on the wire; an unknown one fails like Go's
- * UnmarshalJSON of the reference's policy types. */
-static int config_decode_enum(struct mem *mem, const struct json_doc *d,
-			      int obj, const char *key,
-			      const char *const *names, size_t n, int *out)
-{
-	char *v = NULL;
-	int rc = js_json_str(mem, d, obj, key, &v);
-	if (rc <= 0)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v, names[i]) == 0) {
-			*out = (int)i;
-			mem_free(mem, v);
-			return 1;
-		}
-	}
-	mem_free(mem, v);
-	return -1;
-}
-
 static const char *const retention_names[] = { "limits", "interest",
 					       "workqueue" };
 static const char *const discard_names[] = { "old", "new" };
@@ -282,11 +261,11 @@ int stream_config_decode(struct mem *mem, const struct json_doc *d, int obj,
 		bad |= js_json_str(mem, d, obj, "description",
 				   &c->description) < 0;
 		bad |= config_decode_subjects(mem, d, obj, c) < 0;
-		bad |= config_decode_enum(mem, d, obj, "retention",
+		bad |= js_json_enum(mem, d, obj, "retention",
 					  retention_names, 3, &ret) < 0;
-		bad |= config_decode_enum(mem, d, obj, "discard", discard_names,
+		bad |= js_json_enum(mem, d, obj, "discard", discard_names,
 					  2, &dis) < 0;
-		bad |= config_decode_enum(mem, d, obj, "storage", storage_names,
+		bad |= js_json_enum(mem, d, obj, "storage", storage_names,
 					  2, &sto) < 0;
 		bad |= config_decode_numbers(d, obj, c) < 0;
 		bad |= config_decode_flags(d, obj, c) < 0;
@@ -1267,15 +1246,8 @@ static bool hdr_u64(const char *v, size_t len, uint64_t *out)
 {
 	if (v == NULL || len == 0)
 		return false;
-	uint64_t n = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9' || i >= 19) {
-			*out = UINT64_MAX;
-			return true;
-		}
-		n = n * 10 + (uint64_t)(v[i] - '0');
-	}
-	*out = n;
+	if (len > 19 || !js_parse_u64(v, len, out))
+		*out = UINT64_MAX;
 	return true;
 }
 

@@ -50,3 +50,12 @@ uint64_t prng_below(struct prng *p, uint64_t bound)
 			return (uint64_t)(m >> 64);
 	}
 }
+
+const char prng_base62_digits[63] =
+	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+void prng_base62(struct prng *p, char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = prng_base62_digits[prng_below(p, 62)];
+}
