@@ -145,6 +145,20 @@ int source_config_decode(struct mem *mem, const struct json_doc *d, int tok,
 	return 0;
 }
 
+/* "external": {"api", "deliver"}, in the config and in stream info. */
+static void source_write_external(struct jw *w, const struct stream_source *s)
+{
+	if (!s->external)
+		return;
+	jw_key(w, "external");
+	jw_obj_begin(w);
+	jw_key(w, "api");
+	jw_str(w, s->api_prefix);
+	jw_key(w, "deliver");
+	jw_str(w, s->deliver_prefix);
+	jw_obj_end(w);
+}
+
 void source_config_encode(struct jw *w, const struct stream_source *s)
 {
 	jw_obj_begin(w);
@@ -162,15 +176,7 @@ void source_config_encode(struct jw *w, const struct stream_source *s)
 		jw_key(w, "filter_subject");
 		jw_str(w, s->filter_subject);
 	}
-	if (s->external) {
-		jw_key(w, "external");
-		jw_obj_begin(w);
-		jw_key(w, "api");
-		jw_str(w, s->api_prefix);
-		jw_key(w, "deliver");
-		jw_str(w, s->deliver_prefix);
-		jw_obj_end(w);
-	}
+	source_write_external(w, s);
 	jw_obj_end(w);
 }
 
@@ -342,43 +348,35 @@ static int source_check_one(struct js_account *ja,
 	return 0;
 }
 
-static bool source_visits(struct js_account *ja, const char *start,
-			  const char *target, int depth)
+static bool source_reaches(struct js_account *ja, const struct stream_config *c,
+			   const char *target, int depth);
+
+/* Whether upstream s of some stream is target, or copies from it (local
+ * upstreams only: external ones can not be seen from here). */
+static bool upstream_reaches(struct js_account *ja,
+			     const struct stream_source *s,
+			     const char *target, int depth)
+{
+	if (s == NULL || s->external)
+		return false;
+	if (strcmp(s->name, target) == 0)
+		return true;
+	struct stream *st = js_account_find_stream(ja, s->name);
+	return st != NULL &&
+	       source_reaches(ja, stream_config_of(st), target, depth + 1);
+}
+
+/* Whether c copies, directly or not, from the stream named target. */
+static bool source_reaches(struct js_account *ja, const struct stream_config *c,
+			   const char *target, int depth)
 {
 	if (depth > 32)
 		return false;
-	struct stream *st = js_account_find_stream(ja, start);
-	if (st == NULL)
-		return false;
-	const struct stream_config *c = stream_config_of(st);
-	if (c->mirror != NULL && !c->mirror->external &&
-	    (strcmp(c->mirror->name, target) == 0 ||
-	     source_visits(ja, c->mirror->name, target, depth + 1)))
+	if (upstream_reaches(ja, c->mirror, target, depth))
 		return true;
-	for (size_t i = 0; i < c->n_sources; i++) {
-		const struct stream_source *s = &c->sources[i];
-		if (!s->external && (strcmp(s->name, target) == 0 ||
-				     source_visits(ja, s->name, target,
-						   depth + 1)))
+	for (size_t i = 0; i < c->n_sources; i++)
+		if (upstream_reaches(ja, &c->sources[i], target, depth))
 			return true;
-	}
-	return false;
-}
-
-/* A stream that copies (directly or not) from itself. */
-static bool source_has_cycle(struct js_account *ja,
-			     const struct stream_config *c)
-{
-	if (c->mirror != NULL && !c->mirror->external &&
-	    (strcmp(c->mirror->name, c->name) == 0 ||
-	     source_visits(ja, c->mirror->name, c->name, 0)))
-		return true;
-	for (size_t i = 0; i < c->n_sources; i++) {
-		const struct stream_source *s = &c->sources[i];
-		if (!s->external && (strcmp(s->name, c->name) == 0 ||
-				     source_visits(ja, s->name, c->name, 0)))
-			return true;
-	}
 	return false;
 }
 
@@ -436,7 +434,7 @@ int source_config_check_streams(struct js_account *ja,
 	for (size_t i = 0; i < c->n_sources; i++)
 		if (source_check_deliver(&c->sources[i], &all, e) != 0)
 			return -1;
-	if (source_has_cycle(ja, c)) {
+	if (source_reaches(ja, c, c->name, 0)) {
 		js_error_set(e, JS_ERR_STREAM_INVALID_CONFIG, "detected cycle");
 		return -1;
 	}
@@ -1138,15 +1136,7 @@ static void link_write_info(const struct source_link *l, struct jw *w)
 	jw_obj_begin(w);
 	jw_key(w, "name");
 	jw_str(w, l->cfg->name);
-	if (l->cfg->external) {
-		jw_key(w, "external");
-		jw_obj_begin(w);
-		jw_key(w, "api");
-		jw_str(w, l->cfg->api_prefix);
-		jw_key(w, "deliver");
-		jw_str(w, l->cfg->deliver_prefix);
-		jw_obj_end(w);
-	}
+	source_write_external(w, l->cfg);
 	jw_key(w, "lag");
 	jw_uint(w, l->lag);
 	jw_key(w, "active");

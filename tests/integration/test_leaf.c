@@ -40,21 +40,6 @@ static const char accounts_conf[] =
 	"}\n"
 	"system_account: SYS\n";
 
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static void use_server(bool reference)
 {
 	setenv("NATS_TEST_SERVER", reference ? HARNESS_DEFAULT_SERVER
@@ -100,7 +85,7 @@ static void start_leaf(int pair, const char *remotes, const char *extra)
 
 static void start_pair(int pair)
 {
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	start_hub(pair, NULL);
 	start_leaf(pair, "{urls: [\"nats://127.0.0.1:%d\"]}", NULL);
 }
@@ -391,7 +376,7 @@ END_TEST
  * and one to ACC; traffic stays in its account. */
 START_TEST(test_two_remotes_account_binding)
 {
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	start_hub(_i, accounts_conf);
 	start_leaf(_i, "{urls: [\"nats://admin:admin@127.0.0.1:%d\"], account: SYS},"
 		   "{urls: [\"nats://acc:acc@127.0.0.1:%d\"], account: ACC}",
@@ -423,7 +408,7 @@ END_TEST
 
 START_TEST(test_wrong_credentials_refused)
 {
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	start_hub(_i, accounts_conf);
 	start_leaf(_i, "{urls: [\"nats://acc:nope@127.0.0.1:%d\"], account: ACC}",
 		   accounts_conf);
@@ -462,7 +447,7 @@ static void expect_blocked(natsConnection *pub_nc, natsConnection *sub_nc,
 /* deny_exports: never sent to the hub; deny_imports: never received. */
 START_TEST(test_remote_deny_lists)
 {
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	start_hub(_i, NULL);
 	start_leaf(_i, "{urls: [\"nats://127.0.0.1:%d\"], deny_exports: [\"secret.>\"],"
 		   " deny_imports: [\"private.>\"]}", NULL);
@@ -489,7 +474,7 @@ static const char perms_conf[] =
  * and adopted by the leaf from the second INFO. */
 START_TEST(test_hub_user_permissions)
 {
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	start_hub(_i, perms_conf);
 	start_leaf(_i, "{urls: [\"nats://lf:lf@127.0.0.1:%d\"]}", NULL);
 	natsConnection *h = connect_as(&hub, "c"), *l = connect_as(&leaf, NULL);
@@ -530,7 +515,7 @@ static struct raw_conn *raw_leaf(void)
 
 static void start_raw_hub(const char *extra)
 {
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	start_hub(0, extra);
 }
 

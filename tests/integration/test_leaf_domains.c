@@ -50,21 +50,6 @@ static const char accounts_nojs_conf[] =
 	"}\n"
 	"system_account: SYS\n";
 
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static void use_server(bool reference)
 {
 	setenv("NATS_TEST_SERVER", reference ? HARNESS_DEFAULT_SERVER
@@ -129,7 +114,7 @@ static void make_store_root(void)
 static void start_pair(int pair, bool leaf_js)
 {
 	make_store_root();
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	start_hub(pair);
 	start_leaf(pair, leaf_js);
 }
@@ -428,7 +413,7 @@ static void check_monitoring(struct harness_server *srv)
  * ACC is announced in ACC's connection event. */
 START_TEST(test_monitoring_and_events)
 {
-	hub_leaf_port = free_port();
+	hub_leaf_port = harness_free_port();
 	make_store_root();
 	start_hub(_i);
 	natsConnection *sys = connect_as(&hub, "admin");
