@@ -401,14 +401,21 @@ END_TEST
 /* Waits (up to 3 s) until the server holds no client connection, so that
  * connections of earlier tests and the readiness probe are closed and
  * counted before a test takes its baseline. */
+/* Waits until no client is connected and every ended one is in the
+ * closed list: nats-server records a closed connection from another
+ * goroutine, after the connection count has already dropped. */
 static void settle(const struct mon_server *m)
 {
 	for (int i = 0; i < 150; i++) {
-		struct doc v;
+		struct doc v, c;
 		doc_get(&v, m, "/varz");
 		int64_t n = doc_int(&v, "connections");
+		int64_t total = doc_int(&v, "total_connections");
 		doc_free(&v);
-		if (n == 0)
+		doc_get(&c, m, "/connz?state=closed");
+		int64_t closed = doc_int(&c, "total");
+		doc_free(&c);
+		if (n == 0 && closed == total)
 			return;
 		harness_sleep_ms(20);
 	}
@@ -481,7 +488,8 @@ START_TEST(test_closed_connections)
 		natsConnection *nc = client(both[i], "b", "short-lived");
 		natsConnection_Destroy(nc);
 	}
-	harness_sleep_ms(200);
+	for (int i = 0; i < 2; i++)
+		settle(both[i]);
 	compare_endpoint("/connz?state=closed&auth=1");
 	for (int i = 0; i < 2; i++) {
 		struct doc c;
