@@ -297,6 +297,34 @@ static bool harness_port_open(int port)
 }
 
 /* 0: ready; 1: the process exited (maybe the port was taken); -1: timeout. */
+/* True once this process (not an earlier one appending to the same log)
+ * has logged that it listens for clients on srv->port.  An open port
+ * alone is not enough: with tests running in parallel, another process
+ * may have taken the picked port, and this server is about to fail its
+ * bind. */
+static bool harness_log_says_listening(const struct harness_server *srv)
+{
+	FILE *f = fopen(srv->log_path, "r");
+	char line[1024], pid_tag[32], port_tag[16];
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	snprintf(pid_tag, sizeof(pid_tag), "[%d] ", (int)srv->pid);
+	snprintf(port_tag, sizeof(port_tag), ":%d", srv->port);
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strcspn(line, "\r\n");
+		size_t pl = strlen(port_tag);
+
+		line[n] = '\0';
+		found = strncmp(line, pid_tag, strlen(pid_tag)) == 0 &&
+			strstr(line, "Listening for client connections on ") != NULL &&
+			n >= pl && strcmp(line + n - pl, port_tag) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
 static int harness_wait_ready(struct harness_server *srv)
 {
 	long long deadline = harness_now_ms() + HARNESS_READY_TIMEOUT_MS;
@@ -304,7 +332,7 @@ static int harness_wait_ready(struct harness_server *srv)
 	while (harness_now_ms() < deadline) {
 		if (!harness_server_alive(srv))
 			return 1;
-		if (harness_port_open(srv->port))
+		if (harness_log_says_listening(srv) && harness_port_open(srv->port))
 			return 0;
 		harness_sleep_ms(5);
 	}

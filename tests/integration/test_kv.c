@@ -131,15 +131,22 @@ static kvEntry *watch_next(kvWatcher *w)
  * nats-server's count is approximate: not checked. */
 #define LIVE UINT64_MAX
 
-static void watch_expect(kvWatcher *w, const char *key, const char *value, uint64_t rev,
-			 kvOperation op, uint64_t delta)
+static void watch_expect_at(int line, kvWatcher *w, const char *key, const char *value,
+			    uint64_t rev, kvOperation op, uint64_t delta)
 {
 	kvEntry *e = watch_next(w);
+	ck_assert_msg(e != NULL && strcmp(kvEntry_Key(e), key) == 0 &&
+		      kvEntry_Revision(e) == rev,
+		      "line %d: expected %s rev %llu, got %s rev %llu", line, key,
+		      (unsigned long long)rev, e ? kvEntry_Key(e) : "the marker",
+		      e ? (unsigned long long)kvEntry_Revision(e) : 0ULL);
 	expect_entry(e, kvEntry_Bucket(e), key, value, rev, op);
 	if (delta != LIVE)
 		ck_assert_uint_eq(kvEntry_Delta(e), delta);
 	kvEntry_Destroy(e);
 }
+
+#define watch_expect(...) watch_expect_at(__LINE__, __VA_ARGS__)
 
 static void watch_expect_marker(kvWatcher *w)
 {

@@ -400,13 +400,20 @@ static void check_monitoring(struct harness_server *srv)
 	sys_request(srv, "VARZ", "", reply, sizeof(reply));
 	assert_has(reply, "\"leafnodes\":2,");
 	/* One account's link with the peer's interest: its domain's mapping
-	 * sources. */
-	sys_request(srv, "LEAFZ", "{\"account\":\"ACC\",\"subscriptions\":true}",
-		    reply, sizeof(reply));
+	 * sources (the peer announces them just after the link is up). */
+	const char *mapped = srv == &hub ? "\"$JS.leaf.API.INFO\"" : "\"$JS.hub.API.INFO\"";
+	end = harness_now_ms() + LINK_WAIT_MS;
+	do {
+		sys_request(srv, "LEAFZ", "{\"account\":\"ACC\",\"subscriptions\":true}",
+			    reply, sizeof(reply));
+		if (strstr(reply, mapped) != NULL)
+			break;
+		harness_sleep_ms(100);
+	} while (harness_now_ms() < end);
 	assert_has(reply, "\"leafnodes\":1,");
 	assert_lacks(reply, "\"account\":\"SYS\"");
 	assert_has(reply, "\"subscriptions_list\":[");
-	assert_has(reply, srv == &hub ? "\"$JS.leaf.API.INFO\"" : "\"$JS.hub.API.INFO\"");
+	assert_has(reply, mapped);
 }
 
 /* The links show in leafz and varz on both sides, and a leaf link joining
