@@ -45,6 +45,13 @@
 #define CONSUMER_INTEREST_POLL_NS (100 * NS_PER_MS)
 /* A durable's state is written at most this long after it changed. */
 #define CONSUMER_FLUSH_DELAY_NS (20 * NS_PER_MS)
+/* Push delivery pauses while a subscriber's connection has this much
+ * output not yet taken by the socket, and resumes as the socket drains
+ * (polling every CONSUMER_BACKLOG_POLL_NS while it does not): delivery
+ * overlaps with the client's reading, and a slow client is not sent more
+ * than it can take (the messages stay in the stream). */
+#define CONSUMER_BACKLOG_MAX (1024 * 1024)
+#define CONSUMER_BACKLOG_POLL_NS (1 * NS_PER_MS)
 #define CONSUMER_NEVER INT64_MAX
 
 /* A delivered message waiting for its ack. */
@@ -95,6 +102,10 @@ struct consumer {
 	int64_t dthresh_ns;            /* inactive threshold; 0 = none */
 	bool active;                   /* push: the deliver subject has interest */
 	int64_t hb_next_ns;            /* push idle heartbeat due */
+	/* Push backpressure: the largest subscriber backlog seen when
+	 * delivery last paused (0 = not paused), and when to look again. */
+	size_t backlog;
+	bool backlog_poll;
 	/* Flow control, as the reference counts it. */
 	int64_t pbytes, maxpb, pblimit, fcsz;
 	char fcid[CONSUMER_NAME_MAX + STREAM_NAME_MAX + 16];
@@ -772,30 +783,71 @@ static bool result_all_plain(const struct sublist_result *r)
  * (the common case, without a copy); when others match (leaf, import,
  * internal) the message is routed by to with its subject to show.
  * msg holds the header block (hdr_len bytes) followed by the payload. */
-static void consumer_deliver(struct consumer *c, const char *to,
-			     const char *subject, size_t subject_len,
-			     const char *reply, const char *msg,
-			     size_t hdr_len, size_t total_len)
+static size_t sub_backlog(const struct sub *sub, size_t max)
+{
+	return sub->conn != NULL && sub->conn->out_pending > max ?
+		sub->conn->out_pending : max;
+}
+
+/* The largest output backlog among the local client connections
+ * subscribed to to (0 when none). */
+static size_t target_backlog(struct consumer *c, const char *to)
 {
 	struct account *acc = consumer_ja(c)->acc;
 	struct sublist_result *r = sublist_match(acc->sl, to, strlen(to));
+	size_t max = 0;
 	if (r == NULL)
-		return;
+		return 0;
+	for (size_t i = 0; i < r->npsubs; i++)
+		if (sub_is_plain_client(r->psubs[i]))
+			max = sub_backlog(r->psubs[i], max);
+	for (size_t i = 0; i < r->nqgroups; i++)
+		for (size_t j = 0; j < r->qgroups[i].nsubs; j++)
+			if (sub_is_plain_client(r->qgroups[i].subs[j]))
+				max = sub_backlog(r->qgroups[i].subs[j], max);
+	sublist_result_release(acc->sl, r);
+	return max;
+}
+
+/* The backlog at which push delivery pauses: below the point where the
+ * connection would be closed as a slow consumer. */
+static size_t backlog_max(const struct consumer *c)
+{
+	int64_t mp = c->srv->opts->max_pending;
+	if (mp > 0 && (uint64_t)mp / 2 < CONSUMER_BACKLOG_MAX)
+		return (size_t)mp / 2;
+	return CONSUMER_BACKLOG_MAX;
+}
+
+/* Returns the largest output backlog of the local client connections
+ * the message was written to (0 when it was routed otherwise). */
+static size_t consumer_deliver(struct consumer *c, const char *to,
+			       const char *subject, size_t subject_len,
+			       const char *reply, const char *msg,
+			       size_t hdr_len, size_t total_len)
+{
+	struct account *acc = consumer_ja(c)->acc;
+	struct sublist_result *r = sublist_match(acc->sl, to, strlen(to));
+	size_t backlog = 0;
+	if (r == NULL)
+		return 0;
 	if (!result_all_plain(r)) {
 		sublist_result_release(acc->sl, r);
 		char shown[1024];
 		if (subject_len >= sizeof(shown))
-			return;
+			return 0;
 		memcpy(shown, subject, subject_len);
 		shown[subject_len] = '\0';
 		consumer_send_as(c, to, shown, reply, msg, hdr_len,
 				 msg + hdr_len, total_len - hdr_len);
-		return;
+		return 0;
 	}
 	struct pubmsg m = { subject, subject_len, reply, strlen(reply), msg,
 			    hdr_len, total_len, NULL, 0 };
-	for (size_t i = 0; i < r->npsubs; i++)
+	for (size_t i = 0; i < r->npsubs; i++) {
 		conn_deliver(NULL, r->psubs[i], subject, subject_len, &m);
+		backlog = sub_backlog(r->psubs[i], backlog);
+	}
 	for (size_t i = 0; i < r->nqgroups; i++) {
 		const struct sublist_qgroup *g = &r->qgroups[i];
 		if (g->nsubs == 0)
@@ -803,11 +855,14 @@ static void consumer_deliver(struct consumer *c, const char *to,
 		size_t start = (size_t)prng_below(&c->srv->prng, g->nsubs);
 		for (size_t j = 0; j < g->nsubs; j++) {
 			struct sub *sub = g->subs[(start + j) % g->nsubs];
-			if (conn_deliver(NULL, sub, subject, subject_len, &m))
+			if (conn_deliver(NULL, sub, subject, subject_len, &m)) {
+				backlog = sub_backlog(sub, backlog);
 				break;
+			}
 		}
 	}
 	sublist_result_release(acc->sl, r);
+	return backlog;
 }
 
 /* A status message ("NATS/1.0 <code> <text>" plus extra header lines). */
@@ -1488,6 +1543,16 @@ static bool deliver_all(struct consumer *c, int64_t now)
 {
 	char to[512];
 	char reply[STREAM_NAME_MAX + CONSUMER_NAME_MAX + 128];
+	if (is_push(c) && c->active && c->backlog > 0) {
+		/* Paused: go on once the socket has taken some of it. */
+		size_t b = target_backlog(c, c->cfg.deliver_subject);
+		if (b >= backlog_max(c)) {
+			c->backlog_poll = b >= c->backlog;
+			c->backlog = b;
+			return true;
+		}
+	}
+	c->backlog = 0;
 	for (;;) {
 		if (is_push(c)) {
 			if (!c->active || (c->maxpb > 0 && c->pbytes > c->maxpb))
@@ -1528,14 +1593,22 @@ static bool deliver_all(struct consumer *c, int64_t now)
 		c->dseq++;
 		size_t hdr_len = c->hdr.len;
 		buf_append(&c->hdr, nm.sm.data, data_len);
+		size_t backlog = 0;
 		if (!c->hdr.oom)
-			consumer_deliver(c, to, nm.sm.subject, nm.sm.subject_len,
-					 reply, c->hdr.data, hdr_len, c->hdr.len);
+			backlog = consumer_deliver(c, to, nm.sm.subject,
+						   nm.sm.subject_len, reply,
+						   c->hdr.data, hdr_len, c->hdr.len);
 		after_deliver(c, &nm, dseq,
 			      (int64_t)(strlen(to) + strlen(reply) + c->hdr.len),
 			      now);
 		if (is_push(c) && c->cfg.idle_heartbeat_ns > 0)
 			c->hb_next_ns = now + c->cfg.idle_heartbeat_ns;
+		if (is_push(c) && backlog >= backlog_max(c)) {
+			/* The loop writes it out at the end of this turn. */
+			c->backlog = backlog;
+			c->backlog_poll = false;
+			return true;
+		}
 	}
 }
 
@@ -1649,6 +1722,8 @@ static int64_t next_wake(const struct consumer *c, int64_t now)
 		at = min64(at, c->flush_at_ns);
 	if (c->replay_hold_seq != 0)
 		at = min64(at, c->replay_hold_until_ns);
+	if (is_push(c) && c->active && c->backlog > 0)
+		at = min64(at, c->backlog_poll ? now + CONSUMER_BACKLOG_POLL_NS : now);
 	return at;
 }
 

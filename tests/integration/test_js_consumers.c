@@ -782,6 +782,75 @@ START_TEST(test_delivery_advisories)
 }
 END_TEST
 
+static bool testing_reference(void)
+{
+	const char *bin = getenv("NATS_TEST_SERVER");
+	return bin == NULL || strstr(bin, "nats-server") != NULL;
+}
+
+/* A push consumer without flow control, and a subscriber that does not
+ * read for a while: natsd pauses delivery while the subscriber's
+ * connection has a backlog and resumes as it drains, so the subscriber
+ * gets everything and stays connected; nats-server writes on until the
+ * connection passes max_pending and closes it as a slow consumer
+ * (docs/differences.md). */
+START_TEST(test_push_backpressure)
+{
+	enum { N = 4000, SIZE = 8000 };
+	harness_server_stop(&srv);
+	harness_js_server_start(&srv, store_dir, "max_pending: 2097152\n");
+	struct raw_conn *rc = raw_client();
+	char *body = malloc(SIZE + 1), *out = malloc(SIZE + 64);
+	char subj[256], reply[256], small[4096];
+	ck_assert(body != NULL && out != NULL);
+	memset(body, 'x', SIZE);
+	body[SIZE] = '\0';
+	raw_request(rc, "$JS.API.STREAM.CREATE.S",
+		    "{\"name\":\"S\",\"subjects\":[\"s.>\"]}", small, sizeof(small));
+	for (int i = 0; i < N; i++) {
+		snprintf(body, 16, "%08d", i);
+		body[8] = 'x';
+		raw_pub(rc, "s.a", NULL, body);
+	}
+	long long end = harness_now_ms() + 10000;
+	do {
+		raw_request(rc, "$JS.API.STREAM.INFO.S", "", small, sizeof(small));
+		if (strstr(small, "\"messages\":4000,") != NULL)
+			break;
+		harness_sleep_ms(20);
+	} while (harness_now_ms() < end);
+	ck_assert_msg(strstr(small, "\"messages\":4000,") != NULL, "%s", small);
+
+	struct raw_conn *slow = raw_connect_ready(&srv, "{\"verbose\":false}");
+	raw_send_str(slow, "SUB push.d 1\r\n");
+	ck_assert(raw_ping_pong(slow));
+	expect_contains(rc, "$JS.API.CONSUMER.CREATE.S.P",
+			"{\"stream_name\":\"S\",\"config\":{\"durable_name\":\"P\","
+			"\"deliver_subject\":\"push.d\",\"ack_policy\":\"none\"}}",
+			"\"name\":\"P\"");
+	/* 32 MB for a subscriber that reads nothing for 1.5 s. */
+	harness_sleep_ms(1500);
+	int got = 0;
+	while (got < N && raw_next(slow, subj, reply, out, SIZE + 64, WAIT_MS)) {
+		char want[16];
+		snprintf(want, sizeof(want), "%08d", got);
+		ck_assert_msg(strncmp(out, want, 8) == 0, "message %d is %.8s", got, out);
+		got++;
+	}
+	if (testing_reference()) {
+		ck_assert_msg(got < N && raw_wait_closed(slow, WAIT_MS),
+			      "nats-server kept a slow consumer (%d messages)", got);
+	} else {
+		ck_assert_msg(got == N, "%d of %d messages: %s", got, N, raw_escaped(slow));
+		ck_assert(raw_ping_pong(slow));
+	}
+	raw_close(slow);
+	raw_close(rc);
+	free(body);
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("js_consumers");
@@ -801,6 +870,7 @@ int main(void)
 	tcase_add_test(tc, test_work_queue_and_interest);
 	tcase_add_test(tc, test_durable_survives_restart);
 	tcase_add_test(tc, test_delivery_advisories);
+	tcase_add_test(tc, test_push_backpressure);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
