@@ -29,6 +29,9 @@
 #define REC_MAX ((uint32_t)1 << 31)
 #define BLOCK_DEFAULT ((uint64_t)8 << 20)
 #define PATH_MAX_LEN 1024
+/* Sequential reads (a consumer walking the stream) fetch this much of a
+ * block at once instead of one record per read. */
+#define READ_AHEAD (32 * 1024)
 
 enum rec_kind {
 	REC_MSG = 1,      /* a message */
@@ -55,6 +58,12 @@ struct fs {
 	uint64_t block_size;
 	struct buf rec;         /* record being built */
 	struct buf rd;          /* block being recovered */
+	/* Read-ahead: bytes [ra_off, ra_off + ra.len) of block ra_blk, and
+	 * where the last record read there ended (a read starting at
+	 * ra_next is sequential).  ra_blk 0: nothing held. */
+	struct buf ra;
+	uint32_t ra_blk;
+	uint64_t ra_off, ra_next;
 	bool index_ok;          /* the index file agreed at open */
 	uint64_t io_errors;
 };
@@ -107,6 +116,14 @@ static struct blk *blk_find(const struct fs *fs, uint32_t id)
 static struct blk *blk_last(const struct fs *fs)
 {
 	return fs->nblks > 0 ? &fs->blks[fs->nblks - 1] : NULL;
+}
+
+/* Forgets the read-ahead: a block's bytes were rewritten, cut or removed. */
+static void ra_drop(struct fs *fs)
+{
+	fs->ra_blk = 0;
+	fs->ra_next = 0;
+	buf_reset(&fs->ra);
 }
 
 /* ------------------------------------------------------------ records */
@@ -246,6 +263,7 @@ static void blk_drop_last(struct store *st)
 	path_block(st, b->id, path);
 	st->env->file_close(st->env, b->file);
 	st->env->file_remove(st->env, path);
+	ra_drop(fs);
 	fs->nblks--;
 }
 
@@ -270,6 +288,7 @@ static int blk_append(struct store *st, struct blk **where, uint64_t *off)
 			blk_drop_last(st);
 		else
 			st->env->file_truncate(st->env, b->file, b->size);
+		ra_drop(fs);
 		return rc;
 	}
 	*off = b->size;
@@ -330,13 +349,40 @@ static int fs_get(struct store *st, const struct store_slot *sl,
 	struct blk *b = blk_find(FS(st), sl->block);
 	if (b == NULL)
 		return STORE_ERR_IO;
+	struct fs *fs = FS(st);
 	buf_reset(scratch);
 	if (!buf_reserve(scratch, sl->rec_len))
 		return STORE_ERR_NOMEM;
-	int rc = file_read_all(st->env, b->file, scratch->data, sl->rec_len,
-			       sl->off);
-	if (rc != 0)
-		return rc;
+	bool held = fs->ra_blk == b->id && sl->off >= fs->ra_off &&
+		    sl->off + sl->rec_len <= fs->ra_off + fs->ra.len;
+	if (!held && fs->ra_blk == b->id && sl->off == fs->ra_next &&
+	    sl->rec_len < READ_AHEAD) {
+		/* Sequential: take the next READ_AHEAD bytes of the block. */
+		uint64_t n = MIN((uint64_t)READ_AHEAD, b->size - sl->off);
+		buf_reset(&fs->ra);
+		if (n >= sl->rec_len && buf_reserve(&fs->ra, (size_t)n) &&
+		    file_read_all(st->env, b->file, fs->ra.data, (size_t)n,
+				  sl->off) == 0) {
+			fs->ra.len = (size_t)n;
+			fs->ra_off = sl->off;
+			held = true;
+		}
+	}
+	if (held) {
+		memcpy(scratch->data, fs->ra.data + (sl->off - fs->ra_off),
+		       sl->rec_len);
+	} else {
+		buf_reset(&fs->ra);
+		fs->ra_off = 0;
+		int rc = file_read_all(st->env, b->file, scratch->data,
+				       sl->rec_len, sl->off);
+		if (rc != 0) {
+			ra_drop(fs);
+			return rc;
+		}
+	}
+	fs->ra_blk = b->id;
+	fs->ra_next = sl->off + sl->rec_len;
 	scratch->len = sl->rec_len;
 	const uint8_t *p = (const uint8_t *)scratch->data;
 	struct rec r;
@@ -392,6 +438,7 @@ static void fs_erase(struct store *st, struct blk *b,
 	store_put_u64((uint8_t *)fs->rec.data + REC_HDR + zeros,
 		      store_checksum(fs->rec.data, sl->rec_len - 8));
 	fs->rec.len = sl->rec_len;
+	ra_drop(fs);
 	if (file_write_all(st->env, b->file, fs->rec.data, sl->rec_len,
 			   sl->off) != 0)
 		fs->io_errors++;
@@ -452,6 +499,7 @@ static void blk_remove_at(struct store *st, size_t i)
 	path_block(st, fs->blks[i].id, path);
 	st->env->file_close(st->env, fs->blks[i].file);
 	st->env->file_remove(st->env, path);
+	ra_drop(fs);
 	memmove(&fs->blks[i], &fs->blks[i + 1],
 		(fs->nblks - i - 1) * sizeof(*fs->blks));
 	fs->nblks--;
@@ -811,6 +859,7 @@ static void fs_release(struct store *st)
 		st->env->file_close(st->env, fs->blks[i].file);
 	buf_free(&fs->rec);
 	buf_free(&fs->rd);
+	buf_free(&fs->ra);
 	mem_free(st->mem, fs->blks);
 	mem_free(st->mem, fs);
 	st->kind_state = NULL;
@@ -825,6 +874,7 @@ static int fs_open(struct store *st, struct store_report *rep)
 			 BLOCK_DEFAULT;
 	buf_init(&fs->rec, st->mem);
 	buf_init(&fs->rd, st->mem);
+	buf_init(&fs->ra, st->mem);
 	st->kind_state = fs;
 	int rc = fs_dirs(st);
 	if (rc == 0)

@@ -859,10 +859,28 @@ START_TEST(t_model_walk)
 		rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
 		unsigned r = (unsigned)(rnd >> 33);
 		if (r % 5 != 0 && last < N) {
-			char subj[8];
+			char subj[8], data[24];
 			snprintf(subj, sizeof(subj), "s.%u", r % 7);
-			last = put(subj, "payload");
+			snprintf(data, sizeof(data), "payload-%llu",
+				 (unsigned long long)last + 1);
+			last = put(subj, data);
 			live[last] = 1;
+		} else if (r % 11 == 1 && last > 0) {
+			/* A sequential walk over a stretch (the file store
+			 * reads ahead): every live message, with its own
+			 * payload, whatever was removed or erased before. */
+			for (uint64_t q = 1 + (r / 11) % last; q <= last; q++) {
+				struct store_msg m;
+				char want[24];
+				int rc = store_load(C.st, q, &m, &C.scratch);
+				ck_assert_int_eq(rc == 0, live[q]);
+				if (rc != 0)
+					continue;
+				snprintf(want, sizeof(want), "payload-%llu",
+					 (unsigned long long)q);
+				ck_assert_uint_eq(m.data_len, strlen(want));
+				ck_assert(memcmp(m.data, want, m.data_len) == 0);
+			}
 		} else if (last > 0) {
 			uint64_t seq = 1 + (r / 5) % last;
 			int rc = store_remove(C.st, seq, (r & 64) != 0);
