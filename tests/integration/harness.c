@@ -562,6 +562,13 @@ natsConnection *harness_nats_connect(const struct harness_server *srv)
 	return nc;
 }
 
+void harness_sub_destroy(natsConnection *nc, natsSubscription *sub)
+{
+	natsSubscription_Unsubscribe(sub);
+	natsConnection_FlushTimeout(nc, 5000);
+	natsSubscription_Destroy(sub);
+}
+
 /* ---- raw socket clients ------------------------------------------------ */
 
 struct raw_conn *raw_connect(const struct harness_server *srv)

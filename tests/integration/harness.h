@@ -132,6 +132,12 @@ natsStatus harness_nats_try_connect(const struct harness_server *srv,
 /* Connect with default options; fails the test on error. */
 natsConnection *harness_nats_connect(const struct harness_server *srv);
 
+/* Destroys a subscription that messages may still be arriving for:
+ * unsubscribes, then waits for a PING round trip so that the connection's
+ * reader is done with it (nats.c 3.4 can touch a subscription destroyed
+ * while it delivers to it). */
+void harness_sub_destroy(natsConnection *nc, natsSubscription *sub);
+
 /* ---- raw socket clients ------------------------------------------------ */
 
 struct raw_conn {

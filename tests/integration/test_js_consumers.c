@@ -775,7 +775,7 @@ START_TEST(test_delivery_advisories)
 		natsMsg_Destroy(m);
 	}
 	ck_assert_msg(next == 4, "saw %d of the 4 per-message advisories", next);
-	natsSubscription_Destroy(adv);
+	harness_sub_destroy(nc, adv);
 	natsSubscription_Destroy(sub);
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);

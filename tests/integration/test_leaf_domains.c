@@ -442,7 +442,7 @@ START_TEST(test_monitoring_and_events)
 		       strstr(text, "\"leafnodes\":1") != NULL;
 	}
 	ck_assert_msg(seen, "no ACC connection event with a leaf node");
-	natsSubscription_Destroy(ev);
+	harness_sub_destroy(sys, ev);
 	natsConnection_Destroy(sys);
 	check_monitoring(&hub);
 	check_monitoring(&leaf);

@@ -705,7 +705,7 @@ static void advisories_of(const struct mon_server *m, struct doc *out, char subj
 		(*n)++;
 		natsMsg_Destroy(msg);
 	}
-	natsSubscription_Destroy(sub);
+	harness_sub_destroy(a, sub);
 	natsConnection_Destroy(a);
 }
 
