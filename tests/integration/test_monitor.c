@@ -18,32 +18,14 @@
  * (suite 'reference') the comparison is trivially true and the value
  * checks still prove the test right.
  */
-#include <arpa/inet.h>
 #include <check.h>
-#include <dirent.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/buf.h"
-#include "lib/json.h"
-#include "lib/mem.h"
-
-#define REFERENCE_SERVER "/usr/sbin/nats-server"
-#define HTTP_TIMEOUT_MS 5000
-
-/* One server of the pair and where its monitoring port is. */
-struct mon_server {
-	struct harness_server srv;
-	char ports_dir[256];
-	int http_port;
-};
+#include "mon_pair.h"
 
 static struct mon_server ours, ref;
 
@@ -63,282 +45,16 @@ static const char conf_fmt[] =
 	"  }\n"
 	"}\n";
 
-/* ---- ports file ------------------------------------------------------ */
-
-/* The monitoring port from the ports file the server wrote in dir. */
-static int read_monitor_port(const char *dir)
-{
-	for (int tries = 0; tries < 100; tries++) {
-		DIR *d = opendir(dir);
-		struct dirent *e;
-		char path[600], text[2048];
-		ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
-		while ((e = readdir(d)) != NULL) {
-			size_t n = strlen(e->d_name);
-			if (n < 6 || strcmp(e->d_name + n - 6, ".ports") != 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			FILE *fp = fopen(path, "r");
-			size_t got = fp ? fread(text, 1, sizeof(text) - 1, fp) : 0;
-			if (fp)
-				fclose(fp);
-			text[got] = '\0';
-			const char *m = strstr(text, "\"monitoring\":[\"http://127.0.0.1:");
-			if (m != NULL) {
-				closedir(d);
-				return atoi(m + strlen("\"monitoring\":[\"http://127.0.0.1:"));
-			}
-		}
-		closedir(d);
-		harness_sleep_ms(50);
-	}
-	ck_abort_msg("no ports file with a monitoring URL in %s", dir);
-	return -1;
-}
-
-static void mon_start(struct mon_server *m, const char *binary)
-{
-	char conf[2048];
-	const char *saved = getenv("NATS_TEST_SERVER");
-	char keep[512] = "";
-	if (saved != NULL)
-		snprintf(keep, sizeof(keep), "%s", saved);
-	snprintf(m->ports_dir, sizeof(m->ports_dir), "/tmp/natsmon-XXXXXX");
-	ck_assert(mkdtemp(m->ports_dir) != NULL);
-	snprintf(conf, sizeof(conf), conf_fmt, m->ports_dir);
-	if (binary != NULL)
-		setenv("NATS_TEST_SERVER", binary, 1);
-	harness_server_start(&m->srv, conf, NULL);
-	if (binary != NULL) {
-		if (keep[0] != '\0')
-			setenv("NATS_TEST_SERVER", keep, 1);
-		else
-			unsetenv("NATS_TEST_SERVER");
-	}
-	m->http_port = read_monitor_port(m->ports_dir);
-}
-
-static void mon_stop(struct mon_server *m)
-{
-	char cmd[400];
-	harness_server_stop(&m->srv);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", m->ports_dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 static void setup(void)
 {
-	mon_start(&ours, NULL);
-	mon_start(&ref, REFERENCE_SERVER);
+	mon_start(&ours, NULL, conf_fmt, "ours");
+	mon_start(&ref, MON_REFERENCE_SERVER, conf_fmt, "reference");
 }
 
 static void teardown(void)
 {
 	mon_stop(&ours);
 	mon_stop(&ref);
-}
-
-/* ---- HTTP client ----------------------------------------------------- */
-
-struct http_resp {
-	int status;
-	char *head;                    /* status line and headers */
-	char *body;                    /* decoded (chunked or not), NUL-ended */
-	size_t body_len;
-};
-
-static int http_connect(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert(fd >= 0);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %d: %s",
-		      port, strerror(errno));
-	return fd;
-}
-
-/* Reads until the peer closes; returns the bytes (NUL-ended). */
-static char *http_read_all(int fd, size_t *len)
-{
-	size_t cap = 65536, n = 0;
-	char *data = malloc(cap + 1);
-	long long deadline = harness_now_ms() + HTTP_TIMEOUT_MS;
-	for (;;) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		long long left = deadline - harness_now_ms();
-		ck_assert_msg(left > 0 && poll(&pfd, 1, (int)left) > 0, "HTTP answer timed out");
-		if (n == cap) {
-			cap *= 2;
-			data = realloc(data, cap + 1);
-		}
-		ssize_t got = read(fd, data + n, cap - n);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	data[n] = '\0';
-	*len = n;
-	return data;
-}
-
-static void http_dechunk(const char *in, struct http_resp *r)
-{
-	r->body = malloc(strlen(in) + 1);
-	r->body_len = 0;
-	for (;;) {
-		unsigned long size = strtoul(in, NULL, 16);
-		const char *nl = strstr(in, "\r\n");
-		if (size == 0 || nl == NULL)
-			break;
-		memcpy(r->body + r->body_len, nl + 2, size);
-		r->body_len += size;
-		in = nl + 2 + size + 2;
-	}
-	r->body[r->body_len] = '\0';
-}
-
-/* Splits one raw response into status, head and body. */
-static void http_split(const char *raw, struct http_resp *r)
-{
-	const char *end = strstr(raw, "\r\n\r\n");
-	ck_assert_msg(end != NULL, "no response head in [%s]", raw);
-	ck_assert_msg(sscanf(raw, "HTTP/1.%*d %d", &r->status) == 1, "status line [%.40s]", raw);
-	r->head = strndup(raw, (size_t)(end - raw) + 2);
-	if (strstr(r->head, "Transfer-Encoding: chunked") != NULL) {
-		http_dechunk(end + 4, r);
-	} else {
-		r->body = strdup(end + 4);
-		r->body_len = strlen(r->body);
-	}
-}
-
-static struct http_resp http_get(const struct mon_server *m, const char *target)
-{
-	struct http_resp r = { 0 };
-	char req[1024];
-	size_t len;
-	int fd = http_connect(m->http_port);
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			 "Connection: close\r\n\r\n", target);
-	ck_assert(write(fd, req, (size_t)n) == n);
-	char *raw = http_read_all(fd, &len);
-	close(fd);
-	http_split(raw, &r);
-	free(raw);
-	return r;
-}
-
-static void http_resp_free(struct http_resp *r)
-{
-	free(r->head);
-	free(r->body);
-}
-
-/* ---- JSON comparison ------------------------------------------------- */
-
-struct doc {
-	struct mem mem;
-	struct json_doc d;
-	struct http_resp r;
-};
-
-static void doc_get(struct doc *x, const struct mon_server *m, const char *target)
-{
-	x->r = http_get(m, target);
-	ck_assert_msg(x->r.status == 200, "%s on %s: status %d [%s]", target,
-		      m == &ours ? "ours" : "reference", x->r.status, x->r.body);
-	mem_init(&x->mem);
-	ck_assert_msg(json_parse(&x->d, &x->mem, x->r.body, x->r.body_len) == 0,
-		      "%s: not JSON: %s [%s]", target, x->d.error, x->r.body);
-}
-
-static void doc_free(struct doc *x)
-{
-	json_doc_free(&x->d);
-	http_resp_free(&x->r);
-}
-
-static void key_text(const struct json_doc *d, int tok, char *out, size_t cap)
-{
-	struct mem mem;
-	struct buf b;
-	mem_init(&mem);
-	buf_init(&b, &mem);
-	json_get_string(d, tok, &b);
-	snprintf(out, cap, "%s", b.data ? b.data : "");
-	buf_free(&b);
-}
-
-/* Every key of the reference's object rt is in our object ot, with a
- * value of the same JSON type (numbers and null aside: Go writes null for
- * an empty list); objects recurse, arrays of objects compare their first
- * elements. */
-static void compare_keys(const struct json_doc *rd, int rt, const struct json_doc *od, int ot,
-			 const char *path)
-{
-	enum json_type rtype = json_type_of(rd, rt), otype = json_type_of(od, ot);
-	if (rtype == JSON_NULL || otype == JSON_NULL)
-		return;
-	ck_assert_msg(rtype == otype, "%s: type %d in the reference, %d in ours", path, rtype,
-		      otype);
-	if (rtype == JSON_ARRAY) {
-		int r0 = json_array_at(rd, rt, 0), o0 = json_array_at(od, ot, 0);
-		if (r0 >= 0 && o0 >= 0) {
-			char sub[512];
-			snprintf(sub, sizeof(sub), "%s[0]", path);
-			compare_keys(rd, r0, od, o0, sub);
-		}
-		return;
-	}
-	if (rtype != JSON_OBJECT)
-		return;
-	uint32_t it = 0;
-	int k;
-	while ((k = json_obj_next(rd, rt, &it)) >= 0) {
-		char key[128], sub[512];
-		key_text(rd, k, key, sizeof(key));
-		snprintf(sub, sizeof(sub), "%s.%s", path, key);
-		int v = json_obj_get(od, ot, key);
-		ck_assert_msg(v >= 0, "%s: in the reference, missing in ours", sub);
-		compare_keys(rd, k + 1, od, v, sub);
-	}
-}
-
-/* Fetches target from both servers and compares the key sets. */
-static void compare_endpoint(const char *target)
-{
-	struct doc r, o;
-	doc_get(&r, &ref, target);
-	doc_get(&o, &ours, target);
-	compare_keys(&r.d, 0, &o.d, 0, target);
-	doc_free(&r);
-	doc_free(&o);
-}
-
-/* The integer at a dotted path ("connections.0.in_msgs"), or fail. */
-static int64_t doc_int(const struct doc *x, const char *path)
-{
-	char copy[256], *save = NULL;
-	int t = 0;
-	snprintf(copy, sizeof(copy), "%s", path);
-	for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
-		if (part[0] >= '0' && part[0] <= '9')
-			t = json_array_at(&x->d, t, (uint32_t)atoi(part));
-		else
-			t = json_obj_get(&x->d, t, part);
-		ck_assert_msg(t >= 0, "no %s in [%s]", path, x->r.body);
-	}
-	int64_t v;
-	ck_assert_msg(json_get_int(&x->d, t, &v), "%s is not an integer", path);
-	return v;
-}
-
-static bool doc_has_string(const struct doc *x, const char *s)
-{
-	char quoted[256];
-	snprintf(quoted, sizeof(quoted), "\"%s\"", s);
-	return strstr(x->r.body, quoted) != NULL;
 }
 
 /* ---- clients ----------------------------------------------------------- */
@@ -394,7 +110,7 @@ START_TEST(test_endpoint_keys)
 		"/leafz", "/gatewayz", "/jsz", "/jsz?accounts=true", "/subscriptionsz",
 	};
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
-		compare_endpoint(targets[i]);
+		compare_endpoint(&ref, &ours, targets[i]);
 }
 END_TEST
 
@@ -439,11 +155,11 @@ START_TEST(test_traffic_values)
 		doc_free(&v);
 		traffic(both[i], &s[i], &p[i], &sub[i]);
 	}
-	compare_endpoint("/varz");
-	compare_endpoint("/connz?subs=1&auth=1");
-	compare_endpoint("/connz?subs=detail");
-	compare_endpoint("/accstatz");
-	compare_endpoint("/subsz?subs=1&test=foo");
+	compare_endpoint(&ref, &ours, "/varz");
+	compare_endpoint(&ref, &ours, "/connz?subs=1&auth=1");
+	compare_endpoint(&ref, &ours, "/connz?subs=detail");
+	compare_endpoint(&ref, &ours, "/accstatz");
+	compare_endpoint(&ref, &ours, "/subsz?subs=1&test=foo");
 	for (int i = 0; i < 2; i++) {
 		struct doc v, c, a;
 		doc_get(&v, both[i], "/varz");
@@ -490,13 +206,13 @@ START_TEST(test_closed_connections)
 	}
 	for (int i = 0; i < 2; i++)
 		settle(both[i]);
-	compare_endpoint("/connz?state=closed&auth=1");
+	compare_endpoint(&ref, &ours, "/connz?state=closed&auth=1");
 	for (int i = 0; i < 2; i++) {
 		struct doc c;
 		doc_get(&c, both[i], "/connz?state=closed&sort=stop");
 		ck_assert_int_eq(doc_int(&c, "num_connections") - before[i], 1);
 		/* Newest first: the client this test closed. */
-		ck_assert(strstr(c.r.body, "\"reason\": \"Client Closed\"") != NULL);
+		ck_assert(strstr(c.text, "\"reason\": \"Client Closed\"") != NULL);
 		ck_assert(doc_has_string(&c, "Client Closed"));
 		ck_assert(doc_has_string(&c, "short-lived"));
 		doc_free(&c);
