@@ -562,6 +562,11 @@ natsConnection *harness_nats_connect(const struct harness_server *srv)
 	return nc;
 }
 
+bool harness_testing_reference(void)
+{
+	return strstr(harness_env_server_path(), "nats-server") != NULL;
+}
+
 void harness_sub_destroy(natsConnection *nc, natsSubscription *sub)
 {
 	natsSubscription_Unsubscribe(sub);

@@ -129,6 +129,11 @@ natsOptions *harness_nats_options(const struct harness_server *srv);
 natsStatus harness_nats_try_connect(const struct harness_server *srv,
 				    natsOptions *opts, natsConnection **nc);
 
+/* True when the server under test ($NATS_TEST_SERVER, by default
+ * HARNESS_DEFAULT_SERVER) is the reference nats-server, for the checks of
+ * behaviour natsd has and nats-server 2.9.10 has not. */
+bool harness_testing_reference(void);
+
 /* Connect with default options; fails the test on error. */
 natsConnection *harness_nats_connect(const struct harness_server *srv);
 

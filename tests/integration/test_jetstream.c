@@ -713,12 +713,6 @@ START_TEST(test_account_limits)
 }
 END_TEST
 
-static bool testing_reference(void)
-{
-	const char *bin = getenv("NATS_TEST_SERVER");
-	return bin == NULL || strstr(bin, "nats-server") != NULL;
-}
-
 /* The 2.10 stream fields natsd supports: subject_transform (stored under
  * the mapped subject), first_seq, metadata.  nats-server 2.9.10 ignores
  * them (unknown fields), so against it only the plain create is checked. */
@@ -731,7 +725,7 @@ START_TEST(test_v210_stream_fields)
 		    "\"subject_transform\":{\"src\":\"in.*\",\"dest\":\"out.{{wildcard(1)}}\"},"
 		    "\"first_seq\":100,\"metadata\":{\"owner\":\"ops\"}}", out, sizeof(out));
 	ck_assert_msg(strstr(out, "\"did_create\":true") != NULL, "%s", out);
-	if (testing_reference()) {
+	if (harness_testing_reference()) {
 		raw_close(rc);
 		return;
 	}

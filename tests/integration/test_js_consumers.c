@@ -782,12 +782,6 @@ START_TEST(test_delivery_advisories)
 }
 END_TEST
 
-static bool testing_reference(void)
-{
-	const char *bin = getenv("NATS_TEST_SERVER");
-	return bin == NULL || strstr(bin, "nats-server") != NULL;
-}
-
 /* A push consumer without flow control, and a subscriber that does not
  * read for a while: natsd pauses delivery while the subscriber's
  * connection has a backlog and resumes as it drains, so the subscriber
@@ -837,7 +831,7 @@ START_TEST(test_push_backpressure)
 		ck_assert_msg(strncmp(out, want, 8) == 0, "message %d is %.8s", got, out);
 		got++;
 	}
-	if (testing_reference()) {
+	if (harness_testing_reference()) {
 		ck_assert_msg(got < N && raw_wait_closed(slow, WAIT_MS),
 			      "nats-server kept a slow consumer (%d messages)", got);
 	} else {

@@ -320,8 +320,7 @@ static Suite *monitor_suite(void)
 	tcase_add_test(tc, test_keep_alive_pipelining);
 	suite_add_tcase(s, tc);
 	/* Our own extension: only against natsd. */
-	const char *srv = getenv("NATS_TEST_SERVER");
-	if (srv == NULL || strstr(srv, "nats-server") == NULL) {
+	if (!harness_testing_reference()) {
 		TCase *ext = tcase_create("extensions");
 		tcase_add_checked_fixture(ext, setup, teardown);
 		tcase_set_timeout(ext, 60);

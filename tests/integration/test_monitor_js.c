@@ -361,12 +361,6 @@ static void advisories_of(const struct mon_server *m, struct doc *out, char subj
 	natsConnection_Destroy(a);
 }
 
-static bool against_reference(void)
-{
-	const char *srv = getenv("NATS_TEST_SERVER");
-	return srv != NULL && strstr(srv, "nats-server") != NULL;
-}
-
 /* Create, update, delete: the three stream actions in that order, and
  * four API audits (one per request, the failed INFO's included).  The
  * reference sends audits from another goroutine, so an audit may come
@@ -412,7 +406,7 @@ START_TEST(test_advisories)
 	ck_assert_int_eq(on, 7);
 	check_pairs(rs, 7);
 	check_pairs(os, 7);
-	if (!against_reference()) {
+	if (!harness_testing_reference()) {
 		ck_assert_str_eq(os[0], "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV");
 		for (int i = 1; i < 7; i++)
 			ck_assert_str_eq(os[i], expect[i - 1]);
@@ -491,10 +485,10 @@ static Suite *monitor_js_suite(void)
 	tcase_add_test(tc, test_jsz_errors_and_health);
 	tcase_add_test(tc, test_sys_jsz);
 	const char *adv = getenv("NATS_TEST_JS_ADVISORIES");
-	if (against_reference() || (adv == NULL || strcmp(adv, "0") != 0))
+	if (harness_testing_reference() || (adv == NULL || strcmp(adv, "0") != 0))
 		tcase_add_test(tc, test_advisories);
 	suite_add_tcase(s, tc);
-	if (!against_reference()) {
+	if (!harness_testing_reference()) {
 		TCase *ext = tcase_create("extensions");
 		tcase_add_checked_fixture(ext, setup, teardown);
 		tcase_set_timeout(ext, 60);
