@@ -789,6 +789,29 @@ static size_t sub_backlog(const struct sub *sub, size_t max)
 		sub->conn->out_pending : max;
 }
 
+/* The backlog at which push delivery pauses: below the point where the
+ * connection would be closed as a slow consumer. */
+static size_t backlog_max(const struct consumer *c)
+{
+	int64_t mp = c->srv->opts->max_pending;
+	if (mp > 0 && (uint64_t)mp / 2 < CONSUMER_BACKLOG_MAX)
+		return (size_t)mp / 2;
+	return CONSUMER_BACKLOG_MAX;
+}
+
+/* A queue group can take more while one member can: the smallest backlog
+ * of its members (0 when one is not a local client). */
+static size_t group_backlog(const struct sublist_qgroup *g)
+{
+	size_t min = SIZE_MAX;
+	for (size_t j = 0; j < g->nsubs; j++) {
+		const struct sub *sub = g->subs[j];
+		size_t b = sub_is_plain_client(sub) ? sub->conn->out_pending : 0;
+		min = MIN(min, b);
+	}
+	return g->nsubs > 0 ? min : 0;
+}
+
 /* The largest output backlog among the local client connections
  * subscribed to to (0 when none). */
 static size_t target_backlog(struct consumer *c, const char *to)
@@ -802,22 +825,11 @@ static size_t target_backlog(struct consumer *c, const char *to)
 		if (sub_is_plain_client(r->psubs[i]))
 			max = sub_backlog(r->psubs[i], max);
 	for (size_t i = 0; i < r->nqgroups; i++)
-		for (size_t j = 0; j < r->qgroups[i].nsubs; j++)
-			if (sub_is_plain_client(r->qgroups[i].subs[j]))
-				max = sub_backlog(r->qgroups[i].subs[j], max);
+		max = MAX(max, group_backlog(&r->qgroups[i]));
 	sublist_result_release(acc->sl, r);
 	return max;
 }
 
-/* The backlog at which push delivery pauses: below the point where the
- * connection would be closed as a slow consumer. */
-static size_t backlog_max(const struct consumer *c)
-{
-	int64_t mp = c->srv->opts->max_pending;
-	if (mp > 0 && (uint64_t)mp / 2 < CONSUMER_BACKLOG_MAX)
-		return (size_t)mp / 2;
-	return CONSUMER_BACKLOG_MAX;
-}
 
 /* Returns the largest output backlog of the local client connections
  * the message was written to (0 when it was routed otherwise). */
@@ -852,14 +864,19 @@ static size_t consumer_deliver(struct consumer *c, const char *to,
 		const struct sublist_qgroup *g = &r->qgroups[i];
 		if (g->nsubs == 0)
 			continue;
+		/* A random member, preferring one without a backlog. */
 		size_t start = (size_t)prng_below(&c->srv->prng, g->nsubs);
-		for (size_t j = 0; j < g->nsubs; j++) {
-			struct sub *sub = g->subs[(start + j) % g->nsubs];
-			if (conn_deliver(NULL, sub, subject, subject_len, &m)) {
-				backlog = sub_backlog(sub, backlog);
-				break;
+		size_t lim = backlog_max(c);
+		bool done = false;
+		for (int pass = 0; pass < 2 && !done; pass++) {
+			for (size_t j = 0; j < g->nsubs && !done; j++) {
+				struct sub *sub = g->subs[(start + j) % g->nsubs];
+				if (pass == 0 && sub->conn->out_pending >= lim)
+					continue;
+				done = conn_deliver(NULL, sub, subject, subject_len, &m);
 			}
 		}
+		backlog = MAX(backlog, group_backlog(g));
 	}
 	sublist_result_release(acc->sl, r);
 	return backlog;

@@ -788,24 +788,29 @@ END_TEST
  * gets everything and stays connected; nats-server writes on until the
  * connection passes max_pending and closes it as a slow consumer
  * (docs/differences.md). */
-START_TEST(test_push_backpressure)
+enum { BIG_N = 4000, BIG_SIZE = 8000 };
+
+/* Restarts the server with max_pending 2 MiB and stores BIG_N messages of
+ * BIG_SIZE bytes (32 MB) in stream S, each starting with its index as 8
+ * digits.  Returns the client that did it. */
+static struct raw_conn *big_stream(void)
 {
-	enum { N = 4000, SIZE = 8000 };
 	harness_server_stop(&srv);
 	harness_js_server_start(&srv, store_dir, "max_pending: 2097152\n");
 	struct raw_conn *rc = raw_client();
-	char *body = malloc(SIZE + 1), *out = malloc(SIZE + 64);
-	char subj[256], reply[256], small[4096];
-	ck_assert(body != NULL && out != NULL);
-	memset(body, 'x', SIZE);
-	body[SIZE] = '\0';
+	char *body = malloc(BIG_SIZE + 1);
+	char small[4096];
+	ck_assert(body != NULL);
+	memset(body, 'x', BIG_SIZE);
+	body[BIG_SIZE] = '\0';
 	raw_request(rc, "$JS.API.STREAM.CREATE.S",
 		    "{\"name\":\"S\",\"subjects\":[\"s.>\"]}", small, sizeof(small));
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < BIG_N; i++) {
 		snprintf(body, 16, "%08d", i);
 		body[8] = 'x';
 		raw_pub(rc, "s.a", NULL, body);
 	}
+	free(body);
 	long long end = harness_now_ms() + 10000;
 	do {
 		raw_request(rc, "$JS.API.STREAM.INFO.S", "", small, sizeof(small));
@@ -814,6 +819,16 @@ START_TEST(test_push_backpressure)
 		harness_sleep_ms(20);
 	} while (harness_now_ms() < end);
 	ck_assert_msg(strstr(small, "\"messages\":4000,") != NULL, "%s", small);
+	return rc;
+}
+
+START_TEST(test_push_backpressure)
+{
+	enum { N = BIG_N, SIZE = BIG_SIZE };
+	struct raw_conn *rc = big_stream();
+	char *out = malloc(SIZE + 64);
+	char subj[256], reply[256];
+	ck_assert(out != NULL);
 
 	struct raw_conn *slow = raw_connect_ready(&srv, "{\"verbose\":false}");
 	raw_send_str(slow, "SUB push.d 1\r\n");
@@ -840,7 +855,51 @@ START_TEST(test_push_backpressure)
 	}
 	raw_close(slow);
 	raw_close(rc);
-	free(body);
+	free(out);
+}
+END_TEST
+
+/* natsd only: a queue group behind a push consumer, one member reading
+ * nothing for a while.  Delivery goes to the member that reads, the one
+ * with a backlog gets no more, and between them every message arrives
+ * exactly once (nats-server would close the idle member as a slow
+ * consumer and lose what it held). */
+START_TEST(test_push_backpressure_queue)
+{
+	enum { N = BIG_N, SIZE = BIG_SIZE };
+	struct raw_conn *rc = big_stream();
+	static bool seen[BIG_N];
+	char *out = malloc(SIZE + 64);
+	char subj[256], reply[256];
+	ck_assert(out != NULL);
+	memset(seen, 0, sizeof(seen));
+	struct raw_conn *idle = raw_connect_ready(&srv, "{\"verbose\":false}");
+	struct raw_conn *reader = raw_connect_ready(&srv, "{\"verbose\":false}");
+	raw_send_str(idle, "SUB push.q g 1\r\n");
+	raw_send_str(reader, "SUB push.q g 1\r\n");
+	ck_assert(raw_ping_pong(idle) && raw_ping_pong(reader));
+	expect_contains(rc, "$JS.API.CONSUMER.CREATE.S.Q",
+			"{\"stream_name\":\"S\",\"config\":{\"durable_name\":\"Q\","
+			"\"deliver_subject\":\"push.q\",\"deliver_group\":\"g\","
+			"\"ack_policy\":\"none\"}}", "\"name\":\"Q\"");
+	int by_reader = 0, by_idle = 0;
+	struct raw_conn *both[2] = { reader, idle };
+	int *count[2] = { &by_reader, &by_idle };
+	for (int k = 0; k < 2; k++) {
+		while (raw_next(both[k], subj, reply, out, SIZE + 64, 1000)) {
+			int i = atoi(out);
+			ck_assert_msg(i >= 0 && i < N && !seen[i], "message %.8s twice", out);
+			seen[i] = true;
+			(*count[k])++;
+		}
+	}
+	ck_assert_msg(by_reader + by_idle == N, "%d + %d of %d messages", by_reader, by_idle,
+		      N);
+	ck_assert_msg(by_reader > N / 2, "the reading member got only %d", by_reader);
+	ck_assert(raw_ping_pong(idle) && raw_ping_pong(reader));
+	raw_close(idle);
+	raw_close(reader);
+	raw_close(rc);
 	free(out);
 }
 END_TEST
@@ -866,6 +925,13 @@ int main(void)
 	tcase_add_test(tc, test_delivery_advisories);
 	tcase_add_test(tc, test_push_backpressure);
 	suite_add_tcase(s, tc);
+	if (!harness_testing_reference()) {
+		TCase *ext = tcase_create("natsd");
+		tcase_add_checked_fixture(ext, setup_js, teardown_js);
+		tcase_set_timeout(ext, 30);
+		tcase_add_test(ext, test_push_backpressure_queue);
+		suite_add_tcase(s, ext);
+	}
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
 	srunner_run_all(sr, CK_NORMAL);
