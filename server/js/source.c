@@ -20,6 +20,7 @@
 #include "../core/internal.h"
 #include "../core/server_int.h"
 #include "../core/subject.h"
+#include "../core/transform.h"
 #include "../lib/assert.h"
 #include "../lib/timefmt.h"
 #include "jetstream.h"
@@ -43,6 +44,17 @@
 
 /* ============================================================ config */
 
+static void source_transforms_free(struct mem *mem, struct stream_source *s)
+{
+	for (size_t i = 0; i < s->n_transforms; i++) {
+		mem_free(mem, s->transforms[i].src);
+		mem_free(mem, s->transforms[i].dest);
+	}
+	mem_free(mem, s->transforms);
+	s->transforms = NULL;
+	s->n_transforms = 0;
+}
+
 void source_config_free(struct mem *mem, struct stream_source *s)
 {
 	if (s == NULL)
@@ -50,6 +62,7 @@ void source_config_free(struct mem *mem, struct stream_source *s)
 	mem_free(mem, s->name);
 	mem_free(mem, s->opt_start_time);
 	mem_free(mem, s->filter_subject);
+	source_transforms_free(mem, s);
 	mem_free(mem, s->api_prefix);
 	mem_free(mem, s->deliver_prefix);
 	mem_free(mem, s->iname);
@@ -110,6 +123,42 @@ static int source_decode_external(struct mem *mem, const struct json_doc *d,
 	return out->api_prefix && out->deliver_prefix ? 0 : -1;
 }
 
+/* "subject_transforms": an array of {"src", "dest"} objects (null or
+ * absent = none; a missing string is ""). */
+static int source_decode_transforms(struct mem *mem, const struct json_doc *d,
+				    int obj, struct stream_source *out)
+{
+	int t = source_field(d, obj, "subject_transforms");
+	if (t < 0)
+		return 0;
+	if (json_type_of(d, t) != JSON_ARRAY)
+		return -1;
+	size_t n = 0;
+	while (json_array_at(d, t, (uint32_t)n) >= 0)
+		n++;
+	if (n == 0)
+		return 0;
+	out->transforms = mem_calloc(mem, n, sizeof(*out->transforms));
+	if (out->transforms == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int e = json_array_at(d, t, (uint32_t)i);
+		struct source_transform *tr = &out->transforms[i];
+		out->n_transforms++;
+		if (json_type_of(d, e) != JSON_OBJECT ||
+		    js_json_str(mem, d, e, "src", &tr->src) < 0 ||
+		    js_json_str(mem, d, e, "dest", &tr->dest) < 0)
+			return -1;
+		if (tr->src == NULL)
+			tr->src = mem_strdup(mem, "");
+		if (tr->dest == NULL)
+			tr->dest = mem_strdup(mem, "");
+		if (tr->src == NULL || tr->dest == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 int source_config_decode(struct mem *mem, const struct json_doc *d, int tok,
 			 struct stream_source *out)
 {
@@ -124,6 +173,7 @@ int source_config_decode(struct mem *mem, const struct json_doc *d, int tok,
 		bad |= js_json_str(mem, d, tok, "filter_subject",
 				   &out->filter_subject) < 0;
 		bad |= source_decode_external(mem, d, tok, out) < 0;
+		bad |= source_decode_transforms(mem, d, tok, out) < 0;
 	}
 	if (!bad && out->name == NULL)
 		bad = (out->name = mem_strdup(mem, "")) == NULL;
@@ -159,6 +209,25 @@ static void source_write_external(struct jw *w, const struct stream_source *s)
 	jw_obj_end(w);
 }
 
+/* "subject_transforms": [{"src", "dest"}], in the config and in stream
+ * info; omitted when empty. */
+static void source_write_transforms(struct jw *w, const struct stream_source *s)
+{
+	if (s->n_transforms == 0)
+		return;
+	jw_key(w, "subject_transforms");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < s->n_transforms; i++) {
+		jw_obj_begin(w);
+		jw_key(w, "src");
+		jw_str(w, s->transforms[i].src);
+		jw_key(w, "dest");
+		jw_str(w, s->transforms[i].dest);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
 void source_config_encode(struct jw *w, const struct stream_source *s)
 {
 	jw_obj_begin(w);
@@ -176,6 +245,7 @@ void source_config_encode(struct jw *w, const struct stream_source *s)
 		jw_key(w, "filter_subject");
 		jw_str(w, s->filter_subject);
 	}
+	source_write_transforms(w, s);
 	source_write_external(w, s);
 	jw_obj_end(w);
 }
@@ -203,6 +273,20 @@ bool source_config_copy(struct mem *mem, const struct stream_source *in,
 	out->api_prefix = dup_or_null(mem, in->api_prefix, &oom);
 	out->deliver_prefix = dup_or_null(mem, in->deliver_prefix, &oom);
 	out->iname = dup_or_null(mem, in->iname, &oom);
+	if (in->n_transforms > 0) {
+		out->transforms = mem_calloc(mem, in->n_transforms,
+					     sizeof(*out->transforms));
+		oom |= out->transforms == NULL;
+	}
+	for (size_t i = 0; out->transforms != NULL && i < in->n_transforms;
+	     i++) {
+		out->transforms[i].src = dup_or_null(mem, in->transforms[i].src,
+						     &oom);
+		out->transforms[i].dest = dup_or_null(mem,
+						      in->transforms[i].dest,
+						      &oom);
+		out->n_transforms++;
+	}
 	if (oom)
 		source_config_free(mem, out);
 	return !oom;
@@ -215,12 +299,25 @@ static bool str_same(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+static bool transforms_same(const struct stream_source *a,
+			    const struct stream_source *b)
+{
+	if (a->n_transforms != b->n_transforms)
+		return false;
+	for (size_t i = 0; i < a->n_transforms; i++)
+		if (!str_same(a->transforms[i].src, b->transforms[i].src) ||
+		    !str_same(a->transforms[i].dest, b->transforms[i].dest))
+			return false;
+	return true;
+}
+
 bool source_config_equal(const struct stream_source *a,
 			 const struct stream_source *b)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
 	return str_same(a->name, b->name) &&
+	       transforms_same(a, b) &&
 	       a->opt_start_seq == b->opt_start_seq &&
 	       str_same(a->opt_start_time, b->opt_start_time) &&
 	       str_same(a->filter_subject, b->filter_subject) &&
@@ -253,6 +350,186 @@ static int source_check_external(const struct stream_source *s,
 			      "$JS.API");
 		return -1;
 	}
+	return 0;
+}
+
+/* ------------------------------------------------ subject_transforms */
+
+/* The reference's (2.10) refusals of subject_transforms: for a source
+ * 10144 (with filter_subject), 10145 (src), 10146 (dest), 10147
+ * (overlap); for a mirror 10150, 10151, 10154, 10152. */
+enum source_tr_err {
+	SOURCE_TR_WITH_FILTER,
+	SOURCE_TR_BAD_SRC,
+	SOURCE_TR_BAD_DEST,
+	SOURCE_TR_OVERLAP,
+	SOURCE_TR_TOO_MANY,
+};
+
+static int source_tr_error(struct js_error *e, bool mirror,
+			   enum source_tr_err kind, const char *detail)
+{
+	switch (kind) {
+	case SOURCE_TR_WITH_FILTER:
+		js_error_set(e, mirror ? JS_ERR_MIRROR_MULTIPLE_FILTERS_NOT_ALLOWED :
+			     JS_ERR_SOURCE_MULTIPLE_FILTERS_NOT_ALLOWED, NULL);
+		break;
+	case SOURCE_TR_BAD_SRC:
+		js_error_set(e, mirror ? JS_ERR_MIRROR_INVALID_SUBJECT_FILTER :
+			     JS_ERR_SOURCE_INVALID_SUBJECT_FILTER, detail);
+		break;
+	case SOURCE_TR_BAD_DEST:
+		js_error_set(e, mirror ? JS_ERR_MIRROR_INVALID_TRANSFORM_DESTINATION :
+			     JS_ERR_SOURCE_INVALID_TRANSFORM_DESTINATION, detail);
+		break;
+	case SOURCE_TR_OVERLAP:
+		js_error_set(e, mirror ? JS_ERR_MIRROR_OVERLAPPING_SUBJECT_FILTERS :
+			     JS_ERR_SOURCE_OVERLAPPING_SUBJECT_FILTERS, NULL);
+		break;
+	case SOURCE_TR_TOO_MANY:
+		js_error_setf(e, JS_ERR_STREAM_INVALID_CONFIG,
+			      "%s subject transforms are limited to %d",
+			      mirror ? "mirror" : "source", SOURCE_TRANSFORMS_MAX);
+		break;
+	}
+	return -1;
+}
+
+/* The transform's src as a filter: "" takes everything. */
+static const char *transform_src_of(const struct source_transform *t)
+{
+	return t->src[0] != '\0' ? t->src : ">";
+}
+
+/* "{{ name(...) }}" with one of the reference's mapping functions (the
+ * first letter of the name in either case). */
+static bool dest_is_known_function(const char *t, size_t len)
+{
+	static const char *const names[] = {
+		"partition", "wildcard", "splitFromLeft", "splitFromRight",
+		"sliceFromLeft", "sliceFromRight", "split",
+	};
+	const char *p = t + 2, *end = t + len - 2;
+	while (p < end && *p == ' ')
+		p++;
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		size_t n = strlen(names[i]);
+		if ((size_t)(end - p) < n || strncmp(p + 1, names[i] + 1, n - 1) ||
+		    (p[0] != names[i][0] && p[0] != names[i][0] - 'a' + 'A'))
+			continue;
+		const char *q = p + n;
+		while (q < end && *q == ' ')
+			q++;
+		const char *close = end;
+		while (close > q && close[-1] == ' ')
+			close--;
+		if (q < end && *q == '(' && close > q && close[-1] == ')')
+			return true;
+	}
+	return false;
+}
+
+/* The reference's ValidateMapping: the destination's tokens first, then
+ * whether a transform can be built.  "" is valid (no rewrite).  On
+ * failure why gets the reason in the reference's words where the
+ * transform engine's match them. */
+static bool source_dest_valid(struct mem *mem, const struct source_transform *t,
+			      char *why, size_t cap)
+{
+	const char *d = t->dest;
+	if (d[0] == '\0')
+		return true;
+	bool after_fwc = false;
+	for (const char *p = d;;) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		bool fn = len > 4 && p[0] == '{' && p[1] == '{' &&
+			  p[len - 2] == '}' && p[len - 1] == '}';
+		if (len == 0 || after_fwc) {
+			snprintf(why, cap, "invalid mapping destination: invalid "
+				 "subject in %.*s", (int)len, p);
+			return false;
+		}
+		if (fn && !dest_is_known_function(p, len)) {
+			snprintf(why, cap, "invalid mapping destination: unknown "
+				 "function in %.*s", (int)len, p);
+			return false;
+		}
+		if (!fn && strcspn(p, " \t\n\f\r") < len) {
+			snprintf(why, cap, "invalid mapping destination: invalid "
+				 "subject");
+			return false;
+		}
+		after_fwc = len == 1 && p[0] == '>';
+		if (dot == NULL)
+			break;
+		p = dot + 1;
+	}
+	struct buf err;
+	buf_init(&err, mem);
+	struct transform *tr = transform_new(mem, transform_src_of(t), d, &err);
+	if (tr == NULL) {
+		/* The engine adds ("src" to "dest"), which the stream's own
+		 * config already shows. */
+		if (err.len > 0 && !err.oom)
+			snprintf(why, cap, "%.*s", (int)err.len, err.data);
+		else
+			snprintf(why, cap, "invalid subject");
+		char *paren = strstr(why, " (\"");
+		if (paren != NULL)
+			*paren = '\0';
+	}
+	transform_free(tr);
+	buf_free(&err);
+	return tr != NULL;
+}
+
+/* Whether transform i's src overlaps another's: a source refuses a src
+ * that is a subset of another, a mirror any two that can match one
+ * subject. */
+static bool source_tr_overlaps(const struct stream_source *s, size_t i,
+			       bool mirror)
+{
+	const char *a = transform_src_of(&s->transforms[i]);
+	for (size_t j = 0; j < s->n_transforms; j++) {
+		const char *b = transform_src_of(&s->transforms[j]);
+		if (j == i)
+			continue;
+		if (mirror ? subject_overlaps(a, strlen(a), b, strlen(b))
+			   : subject_is_subset(a, strlen(a), b, strlen(b)))
+			return true;
+	}
+	return false;
+}
+
+/* The reference's checks of one mirror's or source's subject_transforms
+ * (it checks a mirror's overlaps as it goes, a source's after all srcs
+ * and dests are valid). */
+static int source_check_transforms(struct mem *mem,
+				   const struct stream_source *s, bool mirror,
+				   struct js_error *e)
+{
+	if (s->n_transforms == 0)
+		return 0;
+	if (s->filter_subject != NULL)
+		return source_tr_error(e, mirror, SOURCE_TR_WITH_FILTER, NULL);
+	if (s->n_transforms > SOURCE_TRANSFORMS_MAX)
+		return source_tr_error(e, mirror, SOURCE_TR_TOO_MANY, NULL);
+	char why[160];
+	for (size_t i = 0; i < s->n_transforms; i++) {
+		const struct source_transform *t = &s->transforms[i];
+		if (t->src[0] != '\0' && !subject_is_valid(t->src, strlen(t->src))) {
+			snprintf(why, sizeof(why), "invalid subject %s", t->src);
+			return source_tr_error(e, mirror, SOURCE_TR_BAD_SRC, why);
+		}
+		if (!source_dest_valid(mem, t, why, sizeof(why)))
+			return source_tr_error(e, mirror, SOURCE_TR_BAD_DEST, why);
+		if (mirror && source_tr_overlaps(s, i, true))
+			return source_tr_error(e, mirror, SOURCE_TR_OVERLAP, NULL);
+	}
+	for (size_t i = 0; !mirror && i < s->n_transforms; i++)
+		if (source_tr_overlaps(s, i, false))
+			return source_tr_error(e, mirror, SOURCE_TR_OVERLAP, NULL);
 	return 0;
 }
 
@@ -416,6 +693,13 @@ void source_config_inherit(struct js_account *ja, struct stream_config *c)
 int source_config_check_streams(struct js_account *ja,
 				struct stream_config *c, struct js_error *e)
 {
+	struct mem *mem = &ja->js->srv->mem;
+	if (c->mirror != NULL &&
+	    source_check_transforms(mem, c->mirror, true, e) != 0)
+		return -1;
+	for (size_t i = 0; i < c->n_sources; i++)
+		if (source_check_transforms(mem, &c->sources[i], false, e) != 0)
+			return -1;
 	source_config_inherit(ja, c);
 	struct subj_walk all;
 	memset(&all, 0, sizeof(all));
@@ -446,6 +730,7 @@ int source_config_check_streams(struct js_account *ja,
 struct source_link {
 	struct sourcing *sg;
 	const struct stream_source *cfg;  /* in the stream's config */
+	struct transform **trs;        /* per cfg->transforms; NULL = dest "" */
 	bool mirror;
 	struct sub *deliver_sub;
 	struct sub *reply_sub;
@@ -474,6 +759,7 @@ struct sourcing {
 	int64_t next_tick_ns;
 	struct buf hdr;                /* a sourced message's new header */
 	struct buf msg;                /* ... header and payload together */
+	struct buf subj;               /* a copy's transformed subject */
 };
 
 static int64_t sg_now(const struct sourcing *sg)
@@ -551,6 +837,19 @@ static void link_retry(struct source_link *l, uint64_t seq)
 
 /* ------------------------------------------------- the create request */
 
+/* What the upstream consumer filters on: filter_subject, or the src of
+ * the only subject transform (several are filtered here, as a 2.9
+ * upstream knows no filter_subjects).  NULL = everything. */
+static const char *link_filter(const struct source_link *l)
+{
+	const struct stream_source *c = l->cfg;
+	if (c->filter_subject != NULL)
+		return c->filter_subject;
+	if (c->n_transforms == 1 && c->transforms[0].src[0] != '\0')
+		return c->transforms[0].src;
+	return NULL;
+}
+
 static void link_write_start(struct source_link *l, struct jw *w, uint64_t seq)
 {
 	const struct stream_source *c = l->cfg;
@@ -616,9 +915,9 @@ static bool link_request(struct source_link *l, uint64_t seq, const char *name,
 	jw_int(&w, SOURCE_ACK_WAIT_NS);
 	jw_key(&w, "max_deliver");
 	jw_int(&w, 1);
-	if (l->cfg->filter_subject != NULL) {
+	if (link_filter(l) != NULL) {
 		jw_key(&w, "filter_subject");
-		jw_str(&w, l->cfg->filter_subject);
+		jw_str(&w, link_filter(l));
 	}
 	jw_key(&w, "replay_policy");
 	jw_str(&w, "instant");
@@ -643,7 +942,7 @@ static bool link_api_subject(const struct source_link *l, const char *name,
 			  ? c->api_prefix : "$JS.API";
 	int n = name != NULL
 		? snprintf(out, cap, "%s.CONSUMER.CREATE.%s.%s.%s", api, c->name,
-			   name, c->filter_subject)
+			   name, link_filter(l))
 		: snprintf(out, cap, "%s.CONSUMER.CREATE.%s", api, c->name);
 	if (n <= 0 || (size_t)n >= cap)
 		return false;
@@ -698,7 +997,7 @@ static void link_setup(struct source_link *l, uint64_t seq)
 	random_id(sg, id);
 	snprintf(l->reply, sizeof(l->reply), "$JSC.R.%s", id);
 	const char *cname = NULL;
-	if (l->cfg->filter_subject != NULL) {
+	if (link_filter(l) != NULL) {
 		random_id(sg, id);
 		snprintf(name, sizeof(name), "%s-%s", l->mirror ? "mirror" : "src",
 			 id);
@@ -863,6 +1162,38 @@ static bool link_control(struct source_link *l, const struct pubmsg *m)
 	return true;
 }
 
+/* The subject a copy is stored under: with subject_transforms, the first
+ * whose src matches decides (its dest applied, when there is one).
+ * 1 with *subject set; 0 when no src matches (not copied); -1 when
+ * memory ran out. */
+static int link_map_subject(struct source_link *l, const struct pubmsg *m,
+			    const char **subject, size_t *len)
+{
+	const struct stream_source *c = l->cfg;
+	*subject = m->subject;
+	*len = m->subject_len;
+	for (size_t i = 0; i < c->n_transforms; i++) {
+		const char *src = transform_src_of(&c->transforms[i]);
+		if (!subject_matches(m->subject, m->subject_len, src,
+				     strlen(src)))
+			continue;
+		if (l->trs[i] == NULL)
+			return 1;
+		struct buf *b = &l->sg->subj;
+		bool ok = transform_apply(l->trs[i], m->subject,
+					  m->subject_len, b);
+		if (b->oom)
+			return -1;
+		if (ok) {
+			/* Too many tokens to map: kept as it came. */
+			*subject = b->data;
+			*len = b->len;
+		}
+		return 1;
+	}
+	return c->n_transforms == 0 ? 1 : 0;
+}
+
 static void link_mirror_msg(struct source_link *l, const struct pubmsg *m,
 			    const struct js_ack_info *ai)
 {
@@ -883,11 +1214,19 @@ static void link_mirror_msg(struct source_link *l, const struct pubmsg *m,
 		return;
 	}
 	l->lag = ai->pending > 0 ? ai->pending - 1 : 0;
+	const char *subject;
+	size_t subject_len;
+	int mapped = link_map_subject(l, m, &subject, &subject_len);
+	if (mapped == 0)
+		return; /* not taken: a gap, as with an upstream filter */
 	size_t dlen = m->total_len - m->header_len;
-	int rc = stream_store_mirrored(st, m->subject, m->subject_len,
-				       m->header_len ? m->data : NULL,
-				       m->header_len, m->data + m->header_len,
-				       dlen, ai->sseq, ai->ts);
+	int rc = -1;
+	if (mapped > 0)
+		rc = stream_store_mirrored(st, subject, subject_len,
+					   m->header_len ? m->data : NULL,
+					   m->header_len,
+					   m->data + m->header_len, dlen,
+					   ai->sseq, ai->ts);
 	if (rc != 0) {
 		/* Not stored (a store error, or a sequence we already have):
 		 * start again from what the mirror holds. */
@@ -941,16 +1280,21 @@ static void link_source_msg(struct source_link *l, const struct pubmsg *m,
 		return;
 	}
 	l->lag = ai->pending > 0 ? ai->pending - 1 : 0;
+	const char *subject;
+	size_t subject_len;
+	int mapped = link_map_subject(l, m, &subject, &subject_len);
+	if (mapped == 0)
+		return; /* not taken; the position still moves on */
 	source_build_header(l, m, ai, &sg->hdr);
 	buf_reset(&sg->msg);
 	buf_append(&sg->msg, sg->hdr.data, sg->hdr.len);
 	buf_append(&sg->msg, m->data + m->header_len,
 		   m->total_len - m->header_len);
-	if (sg->hdr.oom || sg->msg.oom) {
+	if (mapped < 0 || sg->hdr.oom || sg->msg.oom) {
 		link_retry(l, l->sseq);
 		return;
 	}
-	struct pubmsg out = { m->subject, m->subject_len, NULL, 0, sg->msg.data,
+	struct pubmsg out = { subject, subject_len, NULL, 0, sg->msg.data,
 			      sg->hdr.len, sg->msg.len, NULL, 0 };
 	if (stream_store_sourced(sg->st, &out) != 0) {
 		LOGW(&sg->srv->log, "Error processing inbound source '%s' for "
@@ -1076,6 +1420,48 @@ static void sourcing_find_starts(struct sourcing *sg)
 	buf_free(&scratch);
 }
 
+/* The link's transforms, one per subject_transforms entry with a dest
+ * (checked when the config was accepted).  False when memory ran out. */
+static bool link_build_transforms(struct source_link *l)
+{
+	const struct stream_source *c = l->cfg;
+	struct mem *mem = &l->sg->srv->mem;
+	if (c->n_transforms == 0)
+		return true;
+	l->trs = mem_calloc(mem, c->n_transforms, sizeof(*l->trs));
+	if (l->trs == NULL)
+		return false;
+	for (size_t i = 0; i < c->n_transforms; i++) {
+		const struct source_transform *t = &c->transforms[i];
+		if (t->dest[0] == '\0')
+			continue;
+		l->trs[i] = transform_new(mem, transform_src_of(t), t->dest,
+					  NULL);
+		if (l->trs[i] == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Frees sg once its links hold no subscription. */
+static void sourcing_free(struct sourcing *sg)
+{
+	struct server *s = sg->srv;
+	for (size_t i = 0; i < sg->n; i++) {
+		struct source_link *l = &sg->links[i];
+		ASSERT(l->deliver_sub == NULL && l->reply_sub == NULL);
+		for (size_t j = 0; l->trs != NULL && j < l->cfg->n_transforms; j++)
+			transform_free(l->trs[j]);
+		mem_free(&s->mem, l->trs);
+	}
+	s->env->timer_free(s->env, sg->timer);
+	buf_free(&sg->hdr);
+	buf_free(&sg->msg);
+	buf_free(&sg->subj);
+	mem_free(&s->mem, sg->links);
+	mem_free(&s->mem, sg);
+}
+
 struct sourcing *sourcing_start(struct stream *st)
 {
 	const struct stream_config *c = stream_config_of(st);
@@ -1101,10 +1487,19 @@ struct sourcing *sourcing_start(struct stream *st)
 	sg->n = n;
 	buf_init(&sg->hdr, &s->mem);
 	buf_init(&sg->msg, &s->mem);
+	buf_init(&sg->subj, &s->mem);
+	bool ok = true;
 	for (size_t i = 0; i < n; i++) {
 		sg->links[i].sg = sg;
 		sg->links[i].mirror = c->mirror != NULL;
 		sg->links[i].cfg = c->mirror != NULL ? c->mirror : &c->sources[i];
+		ok = ok && link_build_transforms(&sg->links[i]);
+	}
+	if (!ok) {
+		LOGW(&s->log, "JetStream stream '%s': out of memory for the "
+		     "subject transforms of its mirror or sources", c->name);
+		sourcing_free(sg);
+		return NULL;
 	}
 	if (c->mirror == NULL)
 		sourcing_find_starts(sg);
@@ -1119,14 +1514,9 @@ void sourcing_stop(struct sourcing *sg)
 {
 	if (sg == NULL)
 		return;
-	struct server *s = sg->srv;
 	for (size_t i = 0; i < sg->n; i++)
 		link_cancel(&sg->links[i]);
-	s->env->timer_free(s->env, sg->timer);
-	buf_free(&sg->hdr);
-	buf_free(&sg->msg);
-	mem_free(&s->mem, sg->links);
-	mem_free(&s->mem, sg);
+	sourcing_free(sg);
 }
 
 /* ------------------------------------------------------------- info */
@@ -1154,6 +1544,7 @@ static void link_write_info(const struct source_link *l, struct jw *w)
 		jw_str(w, l->err_desc);
 		jw_obj_end(w);
 	}
+	source_write_transforms(w, l->cfg);
 	jw_obj_end(w);
 }
 

@@ -5,7 +5,15 @@
  *
  * The configuration part decodes, checks and encodes a StreamSource
  * ({"name", "opt_start_seq", "opt_start_time", "filter_subject",
- * "external": {"api", "deliver"}}) in the reference's field order.
+ * "subject_transforms": [{"src", "dest"}], "external": {"api",
+ * "deliver"}}) in the reference's field order.
+ *
+ * subject_transforms (2.10): each entry's src selects upstream messages
+ * ("" = all) and its dest, when not "", rewrites the subject of the copy.
+ * A message no src matches is not copied (its upstream position still
+ * counts as seen).  With one transform the upstream consumer filters on
+ * its src; with several it is unfiltered and the link filters locally,
+ * so an upstream without 2.10 filter_subjects works too.
  *
  * The runtime part (struct sourcing, one per stream that has a mirror or
  * sources) does what the reference does, all through the JetStream API
@@ -41,12 +49,24 @@ struct stream;
 struct stream_config;
 struct js_account;
 
+/* The most subject_transforms one StreamSource may have: each copied
+ * message is matched against them in turn. */
+#define SOURCE_TRANSFORMS_MAX 256
+
+/* One entry of subject_transforms.  Strings owned, never NULL, as given. */
+struct source_transform {
+	char *src;                     /* upstream subjects taken; "" = all */
+	char *dest;                    /* mapping of src; "" = unchanged */
+};
+
 /* One StreamSource (a mirror or one entry of sources).  Strings owned. */
 struct stream_source {
 	char *name;
 	uint64_t opt_start_seq;
 	char *opt_start_time;          /* RFC 3339 as given; NULL = none */
 	char *filter_subject;          /* NULL = none */
+	struct source_transform *transforms; /* n_transforms entries */
+	size_t n_transforms;           /* 0 = none (never with a filter) */
 	bool external;
 	char *api_prefix;              /* external only; never NULL then */
 	char *deliver_prefix;          /* external only; never NULL then */
@@ -66,14 +86,16 @@ bool source_config_copy(struct mem *mem, const struct stream_source *in,
 bool source_config_equal(const struct stream_source *a,
 			 const struct stream_source *b);
 /* The checks of checkStreamCfg that need no other stream: mirror with
- * subjects or sources, external prefixes.  0 or -1 with e set. */
+ * subjects or sources.  0 or -1 with e set. */
 int source_config_check(const struct stream_config *c, struct js_error *e);
 /* A mirror of a stream seen in ja inherits its allow_direct as
  * mirror_direct (the reference's MirrorDirect). */
 void source_config_inherit(struct js_account *ja, struct stream_config *c);
-/* The checks against the account's other streams: message sizes, filter
- * overlap, deliver prefixes against subjects, cycles; also sets
- * mirror_direct from a local origin's allow_direct. */
+/* The checks of subject_transforms (not with filter_subject, valid src
+ * and dest, srcs not overlapping), then those against the account's
+ * other streams: message sizes, filter overlap, deliver prefixes against
+ * subjects, cycles; also sets mirror_direct from a local origin's
+ * allow_direct. */
 int source_config_check_streams(struct js_account *ja,
 				struct stream_config *c, struct js_error *e);
 

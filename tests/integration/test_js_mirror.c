@@ -6,7 +6,9 @@
  * upstream consumers they use stay out of the origin's consumer count;
  * a restart resumes where the copy left off without duplicates; and the
  * config errors of mirrors and sources.  Every expectation was checked
- * against nats-server 2.9.10 -js first.
+ * against nats-server 2.9.10 -js first, except those of the 2.10
+ * subject_transforms, which 2.9.10 ignores (there only the creates are
+ * checked).
  */
 #include <check.h>
 #include <stdio.h>
@@ -136,6 +138,45 @@ static void expect_msg(jsCtx *js, const char *stream, uint64_t seq,
 		ck_assert_str_eq(v, source_hdr);
 	}
 	natsMsg_Destroy(m);
+}
+
+/* A JetStream API request with a raw JSON body; the answer goes to out. */
+static void api_request(natsConnection *nc, const char *subject,
+			const char *body, char *out, size_t cap)
+{
+	natsMsg *reply = NULL;
+	ck_assert_int_eq(natsConnection_RequestString(&reply, nc, subject, body,
+						      5000), NATS_OK);
+	snprintf(out, cap, "%.*s", natsMsg_GetDataLength(reply),
+		 natsMsg_GetData(reply));
+	natsMsg_Destroy(reply);
+}
+
+#define expect_in(out, text) \
+	ck_assert_msg(strstr((out), (text)) != NULL, "no %s in %s", (text), (out))
+
+/* Creates a stream from raw JSON (the answer, which must say did_create,
+ * goes to out). */
+static void create_raw(natsConnection *nc, const char *name, const char *json,
+		       char *out, size_t cap)
+{
+	char subject[128];
+	snprintf(subject, sizeof(subject), "$JS.API.STREAM.CREATE.%s", name);
+	api_request(nc, subject, json, out, cap);
+	expect_in(out, "\"did_create\":true");
+}
+
+/* The refusals of subject_transforms: nats-server 2.10's codes and
+ * descriptions. */
+#define TR_ERR(code, text) "\"error\":{\"code\":400,\"err_code\":" #code "," \
+	"\"description\":\"" text "\"}"
+
+static void expect_refused(natsConnection *nc, const char *json,
+			   const char *error)
+{
+	char out[2048];
+	api_request(nc, "$JS.API.STREAM.CREATE.BAD", json, out, sizeof(out));
+	expect_in(out, error);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -450,6 +491,209 @@ START_TEST(test_mirror_of_missing_stream_waits)
 }
 END_TEST
 
+/* 2.10 subject_transforms on sources: each src picks upstream messages,
+ * its dest (when given) renames the copy; what no src matches is not
+ * copied, and the copying goes on past it. */
+START_TEST(test_source_subject_transforms)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	char out[4096];
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	add_stream(js, "ORIGIN", "o.>");
+	publish(js, "o.a.1", "a1");
+	publish(js, "o.b.1", "b1");
+	publish(js, "o.c.1", "c1");
+	publish(js, "o.a.2", "a2");
+	/* One transform: the upstream consumer filters on its src. */
+	create_raw(nc, "ONE", "{\"name\":\"ONE\",\"sources\":[{\"name\":\"ORIGIN\","
+		   "\"subject_transforms\":[{\"src\":\"o.a.*\","
+		   "\"dest\":\"one.{{wildcard(1)}}\"}]}]}", out, sizeof(out));
+	/* Two: the upstream consumer is unfiltered, the copy filters. */
+	create_raw(nc, "TWO", "{\"name\":\"TWO\",\"sources\":[{\"name\":\"ORIGIN\","
+		   "\"subject_transforms\":[{\"src\":\"o.a.>\",\"dest\":\"two.>\"},"
+		   "{\"src\":\"o.b.*\",\"dest\":\"\"}]}]}", out, sizeof(out));
+	if (harness_testing_reference())
+		goto done;
+	/* Encoded as the reference does, '>' as \u003e. */
+	expect_in(out, "\"sources\":[{\"name\":\"ORIGIN\",\"subject_transforms\":"
+		  "[{\"src\":\"o.a.\\u003e\",\"dest\":\"two.\\u003e\"},"
+		  "{\"src\":\"o.b.*\",\"dest\":\"\"}]}]");
+	wait_msgs(js, "ONE", 2);
+	expect_msg(js, "ONE", 1, "one.1", "a1", "ORIGIN 1");
+	expect_msg(js, "ONE", 2, "one.2", "a2", "ORIGIN 4");
+	wait_msgs(js, "TWO", 3);
+	expect_msg(js, "TWO", 1, "two.1", "a1", "ORIGIN 1");
+	expect_msg(js, "TWO", 2, "o.b.1", "b1", "ORIGIN 2");
+	expect_msg(js, "TWO", 3, "two.2", "a2", "ORIGIN 4");
+	publish(js, "o.c.2", "c2");
+	publish(js, "o.b.2", "b2");
+	wait_msgs(js, "TWO", 4);
+	expect_msg(js, "TWO", 4, "o.b.2", "b2", "ORIGIN 6");
+	harness_sleep_ms(200);
+	wait_msgs(js, "ONE", 2);
+	/* Stream info shows the transforms in the config and per source. */
+	api_request(nc, "$JS.API.STREAM.INFO.ONE", "", out, sizeof(out));
+	expect_in(out, "\"sources\":[{\"name\":\"ORIGIN\",\"subject_transforms\":"
+		  "[{\"src\":\"o.a.*\",\"dest\":\"one.{{wildcard(1)}}\"}]}]");
+	expect_in(out, "\"active\":");
+	ck_assert_msg(strstr(strstr(out, "\"active\":"), "\"subject_transforms\"")
+		      != NULL, "%s", out);
+	/* The same config again is the same stream; another is not. */
+	create_raw(nc, "ONE", "{\"name\":\"ONE\",\"sources\":[{\"name\":\"ORIGIN\","
+		   "\"subject_transforms\":[{\"src\":\"o.a.*\","
+		   "\"dest\":\"one.{{wildcard(1)}}\"}]}]}", out, sizeof(out));
+	api_request(nc, "$JS.API.STREAM.CREATE.ONE", "{\"name\":\"ONE\","
+		    "\"sources\":[{\"name\":\"ORIGIN\",\"subject_transforms\":"
+		    "[{\"src\":\"o.a.*\",\"dest\":\"uno.{{wildcard(1)}}\"}]}]}",
+		    out, sizeof(out));
+	expect_in(out, "\"err_code\":10058");
+	/* After a restart the transforms are still there and the copies
+	 * resume where they were. */
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	harness_server_stop(&srv);
+	js_server_start();
+	nc = harness_nats_connect(&srv);
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	publish(js, "o.a.3", "a3");
+	wait_msgs(js, "ONE", 3);
+	expect_msg(js, "ONE", 3, "one.3", "a3", "ORIGIN 7");
+	wait_msgs(js, "TWO", 5);
+	expect_msg(js, "TWO", 5, "two.3", "a3", "ORIGIN 7");
+done:
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+/* A mirror with subject_transforms keeps the origin's sequences: what no
+ * src matches becomes a gap. */
+START_TEST(test_mirror_subject_transforms)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	jsCtx *js = NULL;
+	char out[4096];
+	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+	add_stream(js, "ORIGIN", "o.>");
+	publish(js, "o.a.1", "a1");
+	publish(js, "o.b.1", "b1");
+	publish(js, "o.c.1", "c1");
+	publish(js, "o.a.2", "a2");
+	create_raw(nc, "M1", "{\"name\":\"M1\",\"mirror\":{\"name\":\"ORIGIN\","
+		   "\"subject_transforms\":[{\"src\":\"o.a.*\","
+		   "\"dest\":\"m.{{wildcard(1)}}\"}]}}", out, sizeof(out));
+	create_raw(nc, "M2", "{\"name\":\"M2\",\"mirror\":{\"name\":\"ORIGIN\","
+		   "\"subject_transforms\":[{\"src\":\"o.b.*\",\"dest\":\"\"},"
+		   "{\"src\":\"o.c.*\",\"dest\":\"c.$1\"}]}}", out, sizeof(out));
+	if (harness_testing_reference())
+		goto done;
+	expect_in(out, "\"mirror\":{\"name\":\"ORIGIN\",\"subject_transforms\":"
+		  "[{\"src\":\"o.b.*\",\"dest\":\"\"},{\"src\":\"o.c.*\","
+		  "\"dest\":\"c.$1\"}]}");
+	wait_msgs(js, "M1", 2);
+	expect_msg(js, "M1", 1, "m.1", "a1", NULL);
+	expect_msg(js, "M1", 4, "m.2", "a2", NULL);
+	wait_msgs(js, "M2", 2);
+	expect_msg(js, "M2", 2, "o.b.1", "b1", NULL);
+	expect_msg(js, "M2", 3, "c.1", "c1", NULL);
+	publish(js, "o.a.3", "a3");
+	publish(js, "o.c.2", "c2");
+	wait_msgs(js, "M2", 3);
+	expect_msg(js, "M2", 6, "c.2", "c2", NULL);
+	jsStreamInfo *si = info(js, "M2");
+	ck_assert_uint_eq(si->State.FirstSeq, 2);
+	ck_assert_uint_eq(si->State.LastSeq, 6);
+	jsStreamInfo_Destroy(si);
+	wait_msgs(js, "M1", 3);
+	si = info(js, "M1");
+	ck_assert_uint_eq(si->State.LastSeq, 5);
+	jsStreamInfo_Destroy(si);
+	expect_msg(js, "M1", 5, "m.3", "a3", NULL);
+	api_request(nc, "$JS.API.STREAM.INFO.M1", "", out, sizeof(out));
+	expect_in(out, "\"mirror\":{\"name\":\"ORIGIN\",\"subject_transforms\":"
+		  "[{\"src\":\"o.a.*\",\"dest\":\"m.{{wildcard(1)}}\"}]}");
+	/* A mirror's transforms can not change either. */
+	api_request(nc, "$JS.API.STREAM.UPDATE.M1", "{\"name\":\"M1\",\"mirror\":"
+		    "{\"name\":\"ORIGIN\",\"subject_transforms\":[{\"src\":"
+		    "\"o.a.*\",\"dest\":\"n.{{wildcard(1)}}\"}]}}", out,
+		    sizeof(out));
+	expect_in(out, "\"err_code\":10055");
+done:
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
+/* The refusals of subject_transforms (2.9.10 accepts all of these, as it
+ * ignores the field). */
+START_TEST(test_subject_transforms_errors)
+{
+	natsConnection *nc = harness_nats_connect(&srv);
+	char out[2048];
+	if (harness_testing_reference()) {
+		create_raw(nc, "BAD", "{\"name\":\"BAD\",\"mirror\":{\"name\":"
+			   "\"O\",\"filter_subject\":\"o.a\",\"subject_transforms\":"
+			   "[{\"src\":\"o.>\",\"dest\":\"m.>\"}]}}", out,
+			   sizeof(out));
+		natsConnection_Destroy(nc);
+		return;
+	}
+	expect_refused(nc, "{\"name\":\"BAD\",\"sources\":[{\"name\":\"O\","
+		       "\"filter_subject\":\"o.a\",\"subject_transforms\":"
+		       "[{\"src\":\"o.a\",\"dest\":\"x\"}]}]}",
+		       TR_ERR(10144, "source with multiple subject transforms cannot "
+			      "also have a single subject filter"));
+	expect_refused(nc, "{\"name\":\"BAD\",\"mirror\":{\"name\":\"O\","
+		       "\"filter_subject\":\"o.a\",\"subject_transforms\":"
+		       "[{\"src\":\"o.>\",\"dest\":\"m.>\"}]}}",
+		       TR_ERR(10150, "mirror with multiple subject transforms cannot "
+			      "also have a single subject filter"));
+	expect_refused(nc, "{\"name\":\"BAD\",\"sources\":[{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o..a\",\"dest\":\"\"}]}]}",
+		       TR_ERR(10145, "source transform source: invalid subject o..a"));
+	expect_refused(nc, "{\"name\":\"BAD\",\"mirror\":{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o.>.a\",\"dest\":\"\"}]}}",
+		       TR_ERR(10151, "mirror transform source: invalid subject "
+			      "o.\\u003e.a"));
+	expect_refused(nc, "{\"name\":\"BAD\",\"sources\":[{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o.*\","
+		       "\"dest\":\"x.{{nope(1)}}\"}]}]}",
+		       TR_ERR(10146, "source transform: invalid mapping destination: "
+			      "unknown function in {{nope(1)}}"));
+	expect_refused(nc, "{\"name\":\"BAD\",\"mirror\":{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o.>\",\"dest\":\"m.>.x\"}]}}",
+		       TR_ERR(10154, "mirror transform: invalid mapping destination: "
+			      "invalid subject in x"));
+	/* A '>' in the source needs one in the destination. */
+	expect_refused(nc, "{\"name\":\"BAD\",\"sources\":[{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o.>\",\"dest\":\"x\"}]}]}",
+		       TR_ERR(10146, "source transform: invalid subject"));
+	expect_refused(nc, "{\"name\":\"BAD\",\"sources\":[{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o.a.*\",\"dest\":\"\"},"
+		       "{\"src\":\"o.a.b\",\"dest\":\"x\"}]}]}",
+		       TR_ERR(10147, "source filters can not overlap"));
+	expect_refused(nc, "{\"name\":\"BAD\",\"sources\":[{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o.a\",\"dest\":\"x\"},"
+		       "{\"src\":\"o.a\",\"dest\":\"y\"}]}]}",
+		       TR_ERR(10147, "source filters can not overlap"));
+	/* A source only refuses a src inside another; a mirror any two that
+	 * can match one subject. */
+	expect_refused(nc, "{\"name\":\"BAD\",\"mirror\":{\"name\":\"O\","
+		       "\"subject_transforms\":[{\"src\":\"o.*.b\",\"dest\":\"\"},"
+		       "{\"src\":\"o.a.*\",\"dest\":\"\"}]}}",
+		       TR_ERR(10152, "mirror subject filters can not overlap"));
+	create_raw(nc, "OK", "{\"name\":\"OK\",\"sources\":[{\"name\":\"O\","
+		   "\"subject_transforms\":[{\"src\":\"o.*.b\",\"dest\":\"\"},"
+		   "{\"src\":\"o.a.*\",\"dest\":\"\"}]}]}", out, sizeof(out));
+	/* Not an array of objects: invalid JSON. */
+	expect_refused(nc, "{\"name\":\"BAD\",\"sources\":[{\"name\":\"O\","
+		       "\"subject_transforms\":[\"o.a\"]}]}",
+		       "\"err_code\":10025");
+	natsConnection_Destroy(nc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("js_mirror");
@@ -466,6 +710,9 @@ int main(void)
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_mirror_of_missing_stream_waits);
 	tcase_add_test(tc, test_mirror_inherits_allow_direct);
+	tcase_add_test(tc, test_source_subject_transforms);
+	tcase_add_test(tc, test_mirror_subject_transforms);
+	tcase_add_test(tc, test_subject_transforms_errors);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
