@@ -790,13 +790,16 @@ END_TEST
  * (docs/differences.md). */
 enum { BIG_N = 4000, BIG_SIZE = 8000 };
 
-/* Restarts the server with max_pending 2 MiB and stores BIG_N messages of
- * BIG_SIZE bytes (32 MB) in stream S, each starting with its index as 8
- * digits.  Returns the client that did it. */
+/* Restarts the server with max_pending 2 MiB (and a write deadline long
+ * enough for a loaded machine: a member that reads nothing must not be
+ * closed for that) and stores BIG_N messages of BIG_SIZE bytes (32 MB)
+ * in stream S, each starting with its index as 8 digits.  Returns the
+ * client that did it. */
 static struct raw_conn *big_stream(void)
 {
 	harness_server_stop(&srv);
-	harness_js_server_start(&srv, store_dir, "max_pending: 2097152\n");
+	harness_js_server_start(&srv, store_dir,
+				"max_pending: 2097152\nwrite_deadline: \"60s\"\n");
 	struct raw_conn *rc = raw_client();
 	char *body = malloc(BIG_SIZE + 1);
 	char small[4096];
