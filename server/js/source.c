@@ -66,6 +66,7 @@ void source_config_free(struct mem *mem, struct stream_source *s)
 	mem_free(mem, s->api_prefix);
 	mem_free(mem, s->deliver_prefix);
 	mem_free(mem, s->iname);
+	mem_free(mem, s->tr_key);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -79,8 +80,34 @@ static void source_hash8(const char *name, char out[SOURCE_ID_LEN + 1])
 	out[SOURCE_ID_LEN] = '\0';
 }
 
+/* s->tr_key from s->transforms (see source.h). */
+static bool source_set_tr_key(struct mem *mem, struct stream_source *s)
+{
+	mem_free(mem, s->tr_key);
+	s->tr_key = NULL;
+	if (s->n_transforms == 0)
+		return true;
+	struct buf b;
+	buf_init(&b, mem);
+	for (int part = 0; part < 2; part++) {
+		buf_append_str(&b, " ");
+		for (size_t i = 0; i < s->n_transforms; i++) {
+			const char *v = part == 0 ? s->transforms[i].src :
+				s->transforms[i].dest;
+			if (i > 0)
+				buf_append_str(&b, "\f");
+			buf_append_str(&b, v[0] != '\0' ? v : ">");
+		}
+	}
+	bool ok = !b.oom && (s->tr_key = mem_strdup(mem, b.data)) != NULL;
+	buf_free(&b);
+	return ok;
+}
+
 static bool source_set_iname(struct mem *mem, struct stream_source *s)
 {
+	if (!source_set_tr_key(mem, s))
+		return false;
 	mem_free(mem, s->iname);
 	if (!s->external) {
 		s->iname = mem_strdup(mem, s->name);
@@ -273,6 +300,7 @@ bool source_config_copy(struct mem *mem, const struct stream_source *in,
 	out->api_prefix = dup_or_null(mem, in->api_prefix, &oom);
 	out->deliver_prefix = dup_or_null(mem, in->deliver_prefix, &oom);
 	out->iname = dup_or_null(mem, in->iname, &oom);
+	out->tr_key = dup_or_null(mem, in->tr_key, &oom);
 	if (in->n_transforms > 0) {
 		out->transforms = mem_calloc(mem, in->n_transforms,
 					     sizeof(*out->transforms));
@@ -1261,8 +1289,9 @@ static void source_build_header(struct source_link *l, const struct pubmsg *m,
 	} else {
 		buf_append_str(h, "NATS/1.0\r\n");
 	}
-	buf_appendf(h, "Nats-Stream-Source: %s %.*s\r\n\r\n", l->cfg->iname,
-		    (int)ai->sseq_len, ai->sseq_text);
+	buf_appendf(h, "Nats-Stream-Source: %s %.*s%s\r\n\r\n", l->cfg->iname,
+		    (int)ai->sseq_len, ai->sseq_text,
+		    l->cfg->tr_key != NULL ? l->cfg->tr_key : "");
 }
 
 static void link_source_msg(struct source_link *l, const struct pubmsg *m,
@@ -1401,17 +1430,25 @@ static void sourcing_find_starts(struct sourcing *sg)
 		struct store_msg sm;
 		size_t len = 0;
 		const char *v = source_header_of(sg->st, seq, &sm, &scratch, &len);
+		/* "<iname> <seq>[ <srcs> <dests>]" */
 		const char *sp = v ? memchr(v, ' ', len) : NULL;
 		if (sp == NULL)
 			continue;
 		size_t nlen = (size_t)(sp - v);
+		const char *seq_at = sp + 1, *end = v + len;
+		const char *rest = memchr(seq_at, ' ', (size_t)(end - seq_at));
+		if (rest == NULL)
+			rest = end;
 		uint64_t sseq = 0;
-		if (!js_parse_u64(sp + 1, len - nlen - 1, &sseq))
+		if (!js_parse_u64(seq_at, (size_t)(rest - seq_at), &sseq))
 			continue;
+		size_t rlen = (size_t)(end - rest);
 		for (size_t i = 0; i < sg->n; i++) {
 			struct source_link *l = &sg->links[i];
+			const char *key = l->cfg->tr_key ? l->cfg->tr_key : "";
 			if (l->sseq == 0 && strlen(l->cfg->iname) == nlen &&
-			    memcmp(l->cfg->iname, v, nlen) == 0) {
+			    memcmp(l->cfg->iname, v, nlen) == 0 &&
+			    strlen(key) == rlen && memcmp(key, rest, rlen) == 0) {
 				l->sseq = sseq;
 				found++;
 			}

@@ -71,6 +71,12 @@ struct stream_source {
 	char *api_prefix;              /* external only; never NULL then */
 	char *deliver_prefix;          /* external only; never NULL then */
 	char *iname;                   /* index name: name[:hash(api)] */
+	/* With subject_transforms, the rest of 2.10's index name: " <srcs>
+	 * <dests>", each list joined by form feeds, "" written as ">".  It
+	 * follows the sequence in this source's Nats-Stream-Source header,
+	 * so that two sources of one stream with different transforms
+	 * resume each from its own copies.  NULL without transforms. */
+	char *tr_key;
 };
 
 /* Decodes the StreamSource object at token tok.  0, or -1 (wrong types:

@@ -494,6 +494,13 @@ END_TEST
 /* 2.10 subject_transforms on sources: each src picks upstream messages,
  * its dest (when given) renames the copy; what no src matches is not
  * copied, and the copying goes on past it. */
+/* The rest of a Nats-Stream-Source header with subject_transforms (2.10's
+ * form: the srcs, then the dests, each list joined by form feeds). */
+#define ONE_KEY " o.a.* one.{{wildcard(1)}}"
+#define TWO_KEY " o.a.>\fo.b.* two.>\f>"
+#define BOTH_KEY_A " o.a.* A.{{wildcard(1)}}"
+#define BOTH_KEY_B " o.b.* B.{{wildcard(1)}}"
+
 START_TEST(test_source_subject_transforms)
 {
 	natsConnection *nc = harness_nats_connect(&srv);
@@ -519,17 +526,25 @@ START_TEST(test_source_subject_transforms)
 	expect_in(out, "\"sources\":[{\"name\":\"ORIGIN\",\"subject_transforms\":"
 		  "[{\"src\":\"o.a.\\u003e\",\"dest\":\"two.\\u003e\"},"
 		  "{\"src\":\"o.b.*\",\"dest\":\"\"}]}]");
+	/* The same stream sourced twice, with different transforms: each
+	 * source resumes from its own copies (its own header). */
+	create_raw(nc, "BOTH", "{\"name\":\"BOTH\",\"sources\":["
+		   "{\"name\":\"ORIGIN\",\"subject_transforms\":[{\"src\":\"o.a.*\","
+		   "\"dest\":\"A.{{wildcard(1)}}\"}]},"
+		   "{\"name\":\"ORIGIN\",\"subject_transforms\":[{\"src\":\"o.b.*\","
+		   "\"dest\":\"B.{{wildcard(1)}}\"}]}]}", out, sizeof(out));
 	wait_msgs(js, "ONE", 2);
-	expect_msg(js, "ONE", 1, "one.1", "a1", "ORIGIN 1");
-	expect_msg(js, "ONE", 2, "one.2", "a2", "ORIGIN 4");
+	expect_msg(js, "ONE", 1, "one.1", "a1", "ORIGIN 1" ONE_KEY);
+	expect_msg(js, "ONE", 2, "one.2", "a2", "ORIGIN 4" ONE_KEY);
 	wait_msgs(js, "TWO", 3);
-	expect_msg(js, "TWO", 1, "two.1", "a1", "ORIGIN 1");
-	expect_msg(js, "TWO", 2, "o.b.1", "b1", "ORIGIN 2");
-	expect_msg(js, "TWO", 3, "two.2", "a2", "ORIGIN 4");
+	expect_msg(js, "TWO", 1, "two.1", "a1", "ORIGIN 1" TWO_KEY);
+	expect_msg(js, "TWO", 2, "o.b.1", "b1", "ORIGIN 2" TWO_KEY);
+	expect_msg(js, "TWO", 3, "two.2", "a2", "ORIGIN 4" TWO_KEY);
 	publish(js, "o.c.2", "c2");
 	publish(js, "o.b.2", "b2");
 	wait_msgs(js, "TWO", 4);
-	expect_msg(js, "TWO", 4, "o.b.2", "b2", "ORIGIN 6");
+	expect_msg(js, "TWO", 4, "o.b.2", "b2", "ORIGIN 6" TWO_KEY);
+	wait_msgs(js, "BOTH", 4);
 	harness_sleep_ms(200);
 	wait_msgs(js, "ONE", 2);
 	/* Stream info shows the transforms in the config and per source. */
@@ -558,9 +573,20 @@ START_TEST(test_source_subject_transforms)
 	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
 	publish(js, "o.a.3", "a3");
 	wait_msgs(js, "ONE", 3);
-	expect_msg(js, "ONE", 3, "one.3", "a3", "ORIGIN 7");
+	expect_msg(js, "ONE", 3, "one.3", "a3", "ORIGIN 7" ONE_KEY);
 	wait_msgs(js, "TWO", 5);
-	expect_msg(js, "TWO", 5, "two.3", "a3", "ORIGIN 7");
+	expect_msg(js, "TWO", 5, "two.3", "a3", "ORIGIN 7" TWO_KEY);
+	/* BOTH held a1 a2 b1 b2 (4); after the restart a3 and then b3 are
+	 * each copied once, under their own source's header. */
+	publish(js, "o.b.3", "b3");
+	wait_msgs(js, "BOTH", 6);
+	harness_sleep_ms(300);
+	jsStreamInfo *si = NULL;
+	ck_assert_int_eq(js_GetStreamInfo(&si, js, "BOTH", NULL, NULL), NATS_OK);
+	ck_assert_uint_eq(si->State.Msgs, 6);
+	jsStreamInfo_Destroy(si);
+	expect_msg(js, "BOTH", 5, "A.3", "a3", "ORIGIN 7" BOTH_KEY_A);
+	expect_msg(js, "BOTH", 6, "B.3", "b3", "ORIGIN 8" BOTH_KEY_B);
 done:
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
