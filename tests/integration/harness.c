@@ -562,6 +562,27 @@ natsConnection *harness_nats_connect(const struct harness_server *srv)
 	return nc;
 }
 
+bool harness_wait_crossing(natsConnection *pub_nc, natsConnection *sub_nc,
+			   const char *subj, int timeout_ms)
+{
+	natsSubscription *sub = NULL;
+	ck_assert_int_eq(natsConnection_SubscribeSync(&sub, sub_nc, subj), NATS_OK);
+	ck_assert_int_eq(natsConnection_Flush(sub_nc), NATS_OK);
+	long long end = harness_now_ms() + timeout_ms;
+	bool ok = false;
+	while (!ok && harness_now_ms() < end) {
+		natsMsg *m = NULL;
+		natsConnection_PublishString(pub_nc, subj, "probe");
+		natsConnection_Flush(pub_nc);
+		if (natsSubscription_NextMsg(&m, sub, 200) == NATS_OK) {
+			natsMsg_Destroy(m);
+			ok = true;
+		}
+	}
+	harness_sub_destroy(sub_nc, sub);
+	return ok;
+}
+
 bool harness_testing_reference(void)
 {
 	return strstr(harness_env_server_path(), "nats-server") != NULL;

@@ -129,6 +129,13 @@ natsOptions *harness_nats_options(const struct harness_server *srv);
 natsStatus harness_nats_try_connect(const struct harness_server *srv,
 				    natsOptions *opts, natsConnection **nc);
 
+/* Subscribes subj on sub_nc and publishes a probe on pub_nc every 200 ms
+ * until one crosses (a link is up and its interest arrived) or
+ * timeout_ms pass; true when one did.  Late probes cannot hurt: the
+ * subscription goes with harness_sub_destroy. */
+bool harness_wait_crossing(natsConnection *pub_nc, natsConnection *sub_nc,
+			   const char *subj, int timeout_ms);
+
 /* True when the server under test ($NATS_TEST_SERVER, by default
  * HARNESS_DEFAULT_SERVER) is the reference nats-server, for the checks of
  * behaviour natsd has and nats-server 2.9.10 has not. */

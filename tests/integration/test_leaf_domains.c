@@ -188,7 +188,7 @@ static int request_all(natsConnection *nc, const char *subj, int ms,
 			msg_text(m, out, cap);
 		natsMsg_Destroy(m);
 	}
-	natsSubscription_Destroy(sub);
+	harness_sub_destroy(nc, sub);
 	return n;
 }
 
@@ -197,21 +197,7 @@ static int request_all(natsConnection *nc, const char *subj, int ms,
 static void wait_link(natsConnection *pub_nc, natsConnection *sub_nc,
 		      const char *subj)
 {
-	natsSubscription *sub = NULL;
-	ck_assert_int_eq(natsConnection_SubscribeSync(&sub, sub_nc, subj), NATS_OK);
-	ck_assert_int_eq(natsConnection_Flush(sub_nc), NATS_OK);
-	long long end = harness_now_ms() + LINK_WAIT_MS;
-	bool ok = false;
-	while (!ok && harness_now_ms() < end) {
-		natsMsg *m = NULL;
-		natsConnection_PublishString(pub_nc, subj, "probe");
-		natsConnection_Flush(pub_nc);
-		if (natsSubscription_NextMsg(&m, sub, 200) == NATS_OK) {
-			natsMsg_Destroy(m);
-			ok = true;
-		}
-	}
-	natsSubscription_Destroy(sub);
+	bool ok = harness_wait_crossing(pub_nc, sub_nc, subj, LINK_WAIT_MS);
 	ck_assert_msg(ok, "nothing crossed the leaf link on %s", subj);
 }
 

@@ -171,7 +171,7 @@ static void wait_both_servers(void)
 				     strstr(d, "\"name\":\"leaf-server\"") != NULL;
 			natsMsg_Destroy(m);
 		}
-		natsSubscription_Destroy(sub);
+		harness_sub_destroy(nc, sub);
 		natsInbox_Destroy(inbox);
 	}
 	natsConnection_Destroy(nc);
