@@ -501,17 +501,23 @@ END_TEST
 #define BOTH_KEY_A " o.a.* A.{{wildcard(1)}}"
 #define BOTH_KEY_B " o.b.* B.{{wildcard(1)}}"
 
+/* ORIGIN (o.>) with o.a.1, o.b.1, o.c.1 and o.a.2 at sequences 1 to 4. */
+static void origin_with_four(jsCtx *js)
+{
+	add_stream(js, "ORIGIN", "o.>");
+	publish(js, "o.a.1", "a1");
+	publish(js, "o.b.1", "b1");
+	publish(js, "o.c.1", "c1");
+	publish(js, "o.a.2", "a2");
+}
+
 START_TEST(test_source_subject_transforms)
 {
 	natsConnection *nc = harness_nats_connect(&srv);
 	jsCtx *js = NULL;
 	char out[4096];
 	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
-	add_stream(js, "ORIGIN", "o.>");
-	publish(js, "o.a.1", "a1");
-	publish(js, "o.b.1", "b1");
-	publish(js, "o.c.1", "c1");
-	publish(js, "o.a.2", "a2");
+	origin_with_four(js);
 	/* One transform: the upstream consumer filters on its src. */
 	create_raw(nc, "ONE", "{\"name\":\"ONE\",\"sources\":[{\"name\":\"ORIGIN\","
 		   "\"subject_transforms\":[{\"src\":\"o.a.*\","
@@ -601,11 +607,7 @@ START_TEST(test_mirror_subject_transforms)
 	jsCtx *js = NULL;
 	char out[4096];
 	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
-	add_stream(js, "ORIGIN", "o.>");
-	publish(js, "o.a.1", "a1");
-	publish(js, "o.b.1", "b1");
-	publish(js, "o.c.1", "c1");
-	publish(js, "o.a.2", "a2");
+	origin_with_four(js);
 	create_raw(nc, "M1", "{\"name\":\"M1\",\"mirror\":{\"name\":\"ORIGIN\","
 		   "\"subject_transforms\":[{\"src\":\"o.a.*\","
 		   "\"dest\":\"m.{{wildcard(1)}}\"}]}}", out, sizeof(out));
