@@ -856,3 +856,15 @@ void harness_js_server_start(struct harness_server *srv, const char *dir,
 	harness_server_start(srv, conf, NULL);
 	free(conf);
 }
+
+void harness_js_setup(struct harness_server *srv, char *dir, size_t cap)
+{
+	harness_store_dir_make(dir, cap);
+	harness_js_server_start(srv, dir, NULL);
+}
+
+void harness_js_teardown(struct harness_server *srv, char *dir)
+{
+	harness_server_stop(srv);
+	harness_store_dir_remove(dir);
+}

@@ -96,6 +96,10 @@ void harness_store_dir_remove(char *dir);
  * config text (may be NULL). */
 void harness_js_server_start(struct harness_server *srv, const char *dir,
 			     const char *extra);
+/* The JetStream tests' fixture: a new store folder into dir, then the
+ * server in it; and the server stopped, the folder removed. */
+void harness_js_setup(struct harness_server *srv, char *dir, size_t cap);
+void harness_js_teardown(struct harness_server *srv, char *dir);
 
 /* True while the server process has not exited. */
 bool harness_server_alive(struct harness_server *srv);

@@ -27,42 +27,14 @@ static struct harness_server srv;
 static char store_dir[256];
 static char conf[2048];
 
-static void store_dir_make(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	snprintf(store_dir, sizeof(store_dir), "%s/natsjs-XXXXXX",
-		 tmp && tmp[0] ? tmp : "/tmp");
-	ck_assert_msg(mkdtemp(store_dir) != NULL, "mkdtemp failed");
-}
-
-static void store_dir_remove(void)
-{
-	char cmd[300];
-	if (store_dir[0] == '\0')
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store_dir);
-	ck_assert_int_eq(system(cmd), 0);
-	store_dir[0] = '\0';
-}
-
-/* Starts a server with JetStream in store_dir plus extra config. */
-static void js_server_start(const char *extra)
-{
-	snprintf(conf, sizeof(conf), "jetstream { store_dir: \"%s\" }\n%s",
-		 store_dir, extra ? extra : "");
-	harness_server_start(&srv, conf, NULL);
-}
-
 static void setup_js(void)
 {
-	store_dir_make();
-	js_server_start(NULL);
+	harness_js_setup(&srv, store_dir, sizeof(store_dir));
 }
 
 static void teardown_js(void)
 {
-	harness_server_stop(&srv);
-	store_dir_remove();
+	harness_js_teardown(&srv, store_dir);
 }
 
 /* ---- raw request helpers ------------------------------------------- */
@@ -567,7 +539,7 @@ START_TEST(test_restart_keeps_streams)
 	raw_close(rc);
 
 	harness_server_stop(&srv);
-	js_server_start(NULL);
+	harness_js_server_start(&srv, store_dir, NULL);
 	rc = raw_client();
 	expect_answer(rc, "$JS.API.STREAM.NAMES", "",
 		      "{\"type\":\"io.nats.jetstream.api.v1.stream_names_response\","
@@ -588,7 +560,7 @@ END_TEST
 START_TEST(test_account_without_jetstream)
 {
 	harness_server_stop(&srv);
-	js_server_start("accounts {\n"
+	harness_js_server_start(&srv, store_dir, "accounts {\n"
 			"  A: { jetstream: enabled, users: [ {user: a, password: a} ] }\n"
 			"  B: { users: [ {user: b, password: b} ] }\n"
 			"}\n");

@@ -24,21 +24,14 @@
 static struct harness_server srv;
 static char store_dir[256];
 
-static void js_server_start(void)
-{
-	harness_js_server_start(&srv, store_dir, NULL);
-}
-
 static void setup_js(void)
 {
-	harness_store_dir_make(store_dir, sizeof(store_dir));
-	js_server_start();
+	harness_js_setup(&srv, store_dir, sizeof(store_dir));
 }
 
 static void teardown_js(void)
 {
-	harness_server_stop(&srv);
-	harness_store_dir_remove(store_dir);
+	harness_js_teardown(&srv, store_dir);
 }
 
 /* ---- raw request helpers ------------------------------------------- */
@@ -681,7 +674,7 @@ START_TEST(test_durable_survives_restart)
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
 	harness_server_stop(&srv);
-	js_server_start();
+	harness_js_server_start(&srv, store_dir, NULL);
 	nc = harness_nats_connect(&srv);
 	ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
 	jsConsumerInfo *ci = consumer_info(js, "ORDERS", "DUR");
