@@ -160,9 +160,7 @@ static int source_decode_transforms(struct mem *mem, const struct json_doc *d,
 		return 0;
 	if (json_type_of(d, t) != JSON_ARRAY)
 		return -1;
-	size_t n = 0;
-	while (json_array_at(d, t, (uint32_t)n) >= 0)
-		n++;
+	size_t n = json_array_len(d, t);
 	if (n == 0)
 		return 0;
 	out->transforms = mem_calloc(mem, n, sizeof(*out->transforms));

@@ -453,6 +453,12 @@ int json_array_at(const struct json_doc *doc, int arr, uint32_t i)
 	return (int)k;
 }
 
+uint32_t json_array_len(const struct json_doc *doc, int arr)
+{
+	const struct json_tok *t = json_tok_at(doc, arr);
+	return t != NULL && t->type == JSON_ARRAY ? t->count : 0;
+}
+
 /* ---- reader: string decoding ---- */
 
 /* Returns the value of 4 hex digits at s[i], or -1 if they are not. */

@@ -63,6 +63,8 @@ int json_obj_get(const struct json_doc *doc, int obj, const char *key);
  * document wins, whether or not it is the exact spelling. */
 int json_obj_get_fold(const struct json_doc *doc, int obj, const char *key);
 int json_array_at(const struct json_doc *doc, int arr, uint32_t i);
+/* Elements of the array at arr (0 when arr is not an array). */
+uint32_t json_array_len(const struct json_doc *doc, int arr);
 /* Iterate an object: *it = 0 to start; returns key token index or -1; the
  * value is key + 1. */
 int json_obj_next(const struct json_doc *doc, int obj, uint32_t *it);

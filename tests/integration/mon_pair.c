@@ -266,10 +266,7 @@ int doc_array_len(const struct doc *x, const char *path)
 	int t = doc_path(x, path);
 	if (t < 0)
 		return -1;
-	int n = 0;
-	while (json_array_at(&x->d, t, (uint32_t)n) >= 0)
-		n++;
-	return n;
+	return (int)json_array_len(&x->d, t);
 }
 
 bool doc_has_string(const struct doc *x, const char *s)

@@ -250,6 +250,10 @@ START_TEST(test_token_layout)
 	ck_assert_int_eq(json_array_at(&d, 0, 4), -1);
 	ck_assert_int_eq(json_array_at(&d, 9, 0), -1);
 	ck_assert_int_eq(json_array_at(&d, 5, 0), -1);
+	ck_assert_uint_eq(json_array_len(&d, 0), 4);
+	ck_assert_uint_eq(json_array_len(&d, 9), 0);   /* [] */
+	ck_assert_uint_eq(json_array_len(&d, 5), 0);   /* an object */
+	ck_assert_uint_eq(json_array_len(&d, 99), 0);  /* no such token */
 	json_doc_free(&d);
 }
 END_TEST
