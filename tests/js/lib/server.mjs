@@ -66,6 +66,16 @@ export class TestServer {
     });
   }
 
+  // Whether this process (its pid starts the line) has logged that it
+  // listens for clients on this port: an open port alone may be another
+  // process that took the picked port while this server fails its bind.
+  listening() {
+    const tail = `:${this.port}`;
+    return this.log().split("\n").some((line) =>
+      line.startsWith(`[${this.child.pid}] `) &&
+      line.includes("Listening for client connections on ") && line.endsWith(tail));
+  }
+
   log() {
     try {
       return readFileSync(join(this.dir, "server.log"), "utf8");
@@ -105,7 +115,8 @@ export class TestServer {
   }
 }
 
-// Start a server; config is the text of a config file (optional).
+// Start a server; config is the text of a config file (optional), or a
+// function of the server's private folder that returns it.
 export async function startServer(config = null) {
   try {
     accessSync(SERVER_PATH, constants.X_OK);
@@ -117,7 +128,8 @@ export async function startServer(config = null) {
   const dir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), "natsjs-"));
   const args = [];
   if (config !== null) {
-    writeFileSync(join(dir, "server.conf"), config);
+    const text = typeof config === "function" ? config(dir) : config;
+    writeFileSync(join(dir, "server.conf"), text);
     args.push("-c", join(dir, "server.conf"));
   }
   let lastLog = "";
@@ -133,7 +145,7 @@ export async function startServer(config = null) {
     child.once("error", () => {}); // reported through "exit" / the log
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (server.exit === null && Date.now() < deadline) {
-      if (await portOpen(port)) return server;
+      if (server.listening() && await portOpen(port)) return server;
       await sleep(10);
     }
     lastLog = server.log();
@@ -145,4 +157,10 @@ export async function startServer(config = null) {
   }
   rmSync(dir, { recursive: true, force: true });
   throw new Error(`server ${SERVER_PATH} did not start\n---- server log ----\n${lastLog}`);
+}
+
+// A server with JetStream, its store in the server's private folder (so
+// it goes when the server is stopped).
+export function startJetStreamServer() {
+  return startServer((dir) => `jetstream { store_dir: "${join(dir, "store")}" }\n`);
 }

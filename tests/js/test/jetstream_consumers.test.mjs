@@ -7,32 +7,22 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 
-import { startServer } from "../lib/server.mjs";
+import { startJetStreamServer } from "../lib/server.mjs";
+import { collect } from "../lib/iter.mjs";
 
 const T = { timeout: 30000 };
-
-async function collect(iter) {
-  const out = [];
-  for await (const x of iter) out.push(x);
-  return out;
-}
 
 describe("jetstream v3 consumers", () => {
   let server;
   let nc;
-  let storeDir;
   let jsm;
   let js;
 
   before(async () => {
-    storeDir = mkdtempSync(join(tmpdir(), "natsjs-"));
-    server = await startServer(`jetstream { store_dir: "${storeDir}" }\n`);
+    server = await startJetStreamServer();
     nc = await connect({ servers: server.url, reconnect: false, timeout: 5000 });
     jsm = await jetstreamManager(nc);
     js = jetstream(nc);
@@ -42,7 +32,6 @@ describe("jetstream v3 consumers", () => {
   after(async () => {
     await nc?.close();
     await server.stop();
-    rmSync(storeDir, { recursive: true, force: true });
   });
 
   it("adds, lists, describes and deletes consumers", T, async () => {

@@ -6,36 +6,25 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 
-import { startServer } from "../lib/server.mjs";
+import { startJetStreamServer } from "../lib/server.mjs";
+import { collect } from "../lib/iter.mjs";
 
 const T = { timeout: 20000 };
-
-async function collect(iter) {
-  const out = [];
-  for await (const x of iter) out.push(x);
-  return out;
-}
 
 describe("jetstream v3 streams", () => {
   let server;
   let nc;
-  let storeDir;
 
   before(async () => {
-    storeDir = mkdtempSync(join(tmpdir(), "natsjs-"));
-    server = await startServer(`jetstream { store_dir: "${storeDir}" }\n`);
+    server = await startJetStreamServer();
     nc = await connect({ servers: server.url, reconnect: false, timeout: 5000 });
   });
   after(async () => {
     await nc?.close();
     await server.stop();
-    rmSync(storeDir, { recursive: true, force: true });
   });
 
   it("creates a stream with the server's defaults", T, async () => {

@@ -8,65 +8,21 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, KvWatchInclude } from "@nats-io/kv";
 
-import { startServer } from "../lib/server.mjs";
+import { startJetStreamServer } from "../lib/server.mjs";
+import { collect, reader } from "../lib/iter.mjs";
 
 const T = { timeout: 20000 };
-
-async function collect(iter) {
-  const out = [];
-  for await (const x of iter) out.push(x);
-  return out;
-}
-
-// Drain a watcher in the background; take(n) waits (bounded) until n more
-// entries arrived and returns them.  A QueuedIterator can only be iterated
-// once, so one reader serves the whole watch.
-function reader(iter) {
-  const buf = [];
-  let pos = 0;
-  let wake = null;
-  (async () => {
-    for await (const e of iter) {
-      buf.push(e);
-      wake?.();
-    }
-  })();
-  return {
-    async take(n, ms = 5000) {
-      const deadline = Date.now() + ms;
-      while (buf.length < pos + n) {
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new Error(`watch: got ${buf.length - pos} of ${n} entries in ${ms} ms: ` +
-            JSON.stringify(view(buf.slice(pos))));
-        }
-        let timer;
-        await new Promise((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, left);
-        });
-        clearTimeout(timer);
-      }
-      const out = buf.slice(pos, pos + n);
-      pos += n;
-      return out;
-    },
-    // Entries beyond those taken so far.
-    extra: () => buf.slice(pos),
-    stop: () => iter.stop(),
-  };
-}
 
 // A compact view of watch/history entries: "key:OP:value@revision".
 const view = (entries) =>
   entries.map((e) => `${e.key}:${e.operation}:${e.string()}@${e.revision}`);
+
+// A watcher reader whose timeout message shows the entries as view does.
+const watchReader = (iter) => reader(iter, (entries) => JSON.stringify(view(entries)));
 
 const isCode = (code) => (err) =>
   err?.code === code || assert.fail(`expected API error ${code}, got ${err}`);
@@ -74,20 +30,17 @@ const isCode = (code) => (err) =>
 describe("kv v3 (@nats-io/kv)", () => {
   let server;
   let nc;
-  let storeDir;
   let kvm;
   let kv;
 
   before(async () => {
-    storeDir = mkdtempSync(join(tmpdir(), "natsjs-"));
-    server = await startServer(`jetstream { store_dir: "${storeDir}" }\n`);
+    server = await startJetStreamServer();
     nc = await connect({ servers: server.url, reconnect: false, timeout: 5000 });
     kvm = new Kvm(nc);
   });
   after(async () => {
     await nc?.close();
     await server.stop();
-    rmSync(storeDir, { recursive: true, force: true });
   });
 
   it("creates a bucket and reports its status", T, async () => {
@@ -253,7 +206,7 @@ describe("kv v3 (@nats-io/kv)", () => {
     await w.put("a", "2");
     await w.delete("b");
 
-    const iter = reader(await w.watch());
+    const iter = watchReader(await w.watch());
     let got = await iter.take(2);
     assert.deepEqual(view(got), ["a:PUT:2@3", "b:DEL:@4"]);
     assert.deepEqual(got.map((e) => e.isUpdate), [false, true]);
@@ -276,7 +229,7 @@ describe("kv v3 (@nats-io/kv)", () => {
 
   it("watches the whole history", T, async () => {
     const w = await kvm.open("W");
-    const iter = reader(await w.watch({ include: KvWatchInclude.AllHistory }));
+    const iter = watchReader(await w.watch({ include: KvWatchInclude.AllHistory }));
     // The purge of "a" removed its earlier values.
     const got = await iter.take(5);
     assert.deepEqual(view(got), [
@@ -293,8 +246,8 @@ describe("kv v3 (@nats-io/kv)", () => {
 
   it("watches updates only, and ignores deletes on request", T, async () => {
     const w = await kvm.open("W");
-    const iter = reader(await w.watch({ include: KvWatchInclude.UpdatesOnly }));
-    const quiet = reader(await w.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true }));
+    const iter = watchReader(await w.watch({ include: KvWatchInclude.UpdatesOnly }));
+    const quiet = watchReader(await w.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true }));
     await w.put("e", "1");
     await w.delete("e");
     const got = await iter.take(2);
@@ -322,7 +275,7 @@ describe("kv v3 (@nats-io/kv)", () => {
     await w.put("group.1", "admins");
     await w.put("user.1.name", "anne");
 
-    const iter = reader(await w.watch({ key: "user.*.name" }));
+    const iter = watchReader(await w.watch({ key: "user.*.name" }));
     assert.deepEqual(view(await iter.take(2)), ["user.2.name:PUT:bob@2", "user.1.name:PUT:anne@4"]);
     await w.put("group.2", "users");
     await w.delete("user.2.name");
@@ -330,7 +283,7 @@ describe("kv v3 (@nats-io/kv)", () => {
     assert.deepEqual(view(await iter.take(2)), ["user.2.name:DEL:@6", "user.3.name:PUT:cid@7"]);
     iter.stop();
 
-    const one = reader(await w.watch({ key: "group.1", include: KvWatchInclude.AllHistory }));
+    const one = watchReader(await w.watch({ key: "group.1", include: KvWatchInclude.AllHistory }));
     assert.deepEqual(view(await one.take(1)), ["group.1:PUT:admins@3"]);
     one.stop();
 
@@ -346,7 +299,7 @@ describe("kv v3 (@nats-io/kv)", () => {
 
   it("watches an empty bucket and sees the first writes", T, async () => {
     const w = await kvm.create("E", { storage: "memory" });
-    const iter = reader(await w.watch());
+    const iter = watchReader(await w.watch());
     // history 1: the second put removes the first value, possibly before
     // the watcher got it, so the watcher is read in between.
     await w.put("x", "1");

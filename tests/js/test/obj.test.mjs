@@ -8,14 +8,12 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, headers } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 
-import { startServer } from "../lib/server.mjs";
+import { startJetStreamServer } from "../lib/server.mjs";
+import { reader } from "../lib/iter.mjs";
 
 const T = { timeout: 20000 };
 
@@ -38,60 +36,21 @@ async function readAll(rs) {
   return new Uint8Array(Buffer.concat(parts));
 }
 
-// Drain a watcher in the background; take(n) waits (bounded) until n more
-// entries arrived and returns them.
-function reader(iter) {
-  const buf = [];
-  let pos = 0;
-  let wake = null;
-  (async () => {
-    for await (const e of iter) {
-      buf.push(e);
-      wake?.();
-    }
-  })();
-  return {
-    async take(n, ms = 5000) {
-      const deadline = Date.now() + ms;
-      while (buf.length < pos + n) {
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new Error(`watch: got ${buf.length - pos} of ${n} entries in ${ms} ms`);
-        }
-        let timer;
-        await new Promise((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, left);
-        });
-        clearTimeout(timer);
-      }
-      const out = buf.slice(pos, pos + n);
-      pos += n;
-      return out;
-    },
-    extra: () => buf.slice(pos),
-    stop: () => iter.stop(),
-  };
-}
-
 describe("object store v3 (@nats-io/obj)", () => {
   let server;
   let nc;
-  let storeDir;
   let objm;
   let os;
   const data = bytes(SIZE);
 
   before(async () => {
-    storeDir = mkdtempSync(join(tmpdir(), "natsjs-"));
-    server = await startServer(`jetstream { store_dir: "${storeDir}" }\n`);
+    server = await startJetStreamServer();
     nc = await connect({ servers: server.url, reconnect: false, timeout: 5000 });
     objm = new Objm(nc);
   });
   after(async () => {
     await nc?.close();
     await server.stop();
-    rmSync(storeDir, { recursive: true, force: true });
   });
 
   it("creates a store and reports its status", T, async () => {
