@@ -828,6 +828,16 @@ bool raw_ping_pong(struct raw_conn *rc)
 
 /* ---- JetStream store folders ------------------------------------------ */
 
+int harness_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 void harness_store_dir_make(char *dir, size_t cap)
 {
 	const char *tmp = getenv("TMPDIR");

@@ -86,6 +86,10 @@ void harness_server_reload(const struct harness_server *srv);
 /* A free TCP port on 127.0.0.1 (for ports a config must name). */
 int harness_free_port(void);
 
+/* Runs every test of s, each in its own process (CK_FORK), and returns the
+ * test program's exit status. */
+int harness_run(Suite *s);
+
 /* ---- JetStream store folders ------------------------------------------ */
 
 /* Makes a private store folder ($TMPDIR/natsjs-XXXXXX) into dir. */

@@ -484,8 +484,6 @@ int main(void)
 {
 	Suite *s = suite_create("accounts");
 	TCase *tc = tcase_create("accounts");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_server, teardown_server);
 	tcase_set_timeout(tc, 30);
@@ -501,10 +499,5 @@ int main(void)
 	tcase_add_test(tc, test_account_limits);
 	tcase_add_test(tc, test_walkthrough_accounts_load);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

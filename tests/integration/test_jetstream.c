@@ -724,8 +724,6 @@ int main(void)
 {
 	Suite *s = suite_create("jetstream");
 	TCase *tc = tcase_create("jetstream");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_js, teardown_js);
 	tcase_set_timeout(tc, 30);
@@ -744,10 +742,5 @@ int main(void)
 	tcase_add_test(tc, test_account_limits);
 	tcase_add_test(tc, test_v210_stream_fields);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

@@ -904,8 +904,6 @@ int main(void)
 {
 	Suite *s = suite_create("js_consumers");
 	TCase *tc = tcase_create("js_consumers");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_js, teardown_js);
 	tcase_set_timeout(tc, 30);
@@ -928,10 +926,5 @@ int main(void)
 		tcase_add_test(ext, test_push_backpressure_queue);
 		suite_add_tcase(s, ext);
 	}
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

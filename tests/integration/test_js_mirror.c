@@ -719,8 +719,6 @@ int main(void)
 {
 	Suite *s = suite_create("js_mirror");
 	TCase *tc = tcase_create("js_mirror");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_js, teardown_js);
 	tcase_set_timeout(tc, 40);
@@ -735,10 +733,5 @@ int main(void)
 	tcase_add_test(tc, test_mirror_subject_transforms);
 	tcase_add_test(tc, test_subject_transforms_errors);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

@@ -909,8 +909,6 @@ int main(void)
 {
 	Suite *s = suite_create("kv");
 	TCase *tc = tcase_create("kv");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_js, teardown_js);
 	tcase_set_timeout(tc, 30);
@@ -926,10 +924,5 @@ int main(void)
 	tcase_add_test(tc, test_ttl_expiry);
 	tcase_add_test(tc, test_open_and_delete_bucket);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

@@ -615,10 +615,5 @@ int main(void)
 	tcase_add_test(raw, test_raw_loop_detection);
 	tcase_add_test(raw, test_raw_interest_and_messages);
 	suite_add_tcase(s, raw);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return harness_run(s);
 }

@@ -450,10 +450,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_default_js_domain, 0, NPAIRS);
 	tcase_add_loop_test(tc, test_monitoring_and_events, 0, NPAIRS);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return harness_run(s);
 }

@@ -924,16 +924,9 @@ static TCase *ports_tcase(void)
 int main(void)
 {
 	Suite *s = suite_create("limits");
-	SRunner *sr;
-	int failed;
 
 	suite_add_tcase(s, limits_tcase());
 	suite_add_tcase(s, auth_tcase());
 	suite_add_tcase(s, ports_tcase());
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

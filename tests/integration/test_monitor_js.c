@@ -508,10 +508,5 @@ static Suite *monitor_js_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(monitor_js_suite());
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(monitor_js_suite());
 }

@@ -319,8 +319,6 @@ int main(void)
 {
 	Suite *s = suite_create("permissions");
 	TCase *tc = tcase_create("permissions");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_server, teardown_server);
 	tcase_set_timeout(tc, 30);
@@ -335,10 +333,5 @@ int main(void)
 	tcase_add_test(tc, test_account_default_permissions);
 	tcase_add_test(tc, test_nats_c_sees_violation);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

@@ -837,15 +837,8 @@ static TCase *auth_tcase(void)
 int main(void)
 {
 	Suite *s = suite_create("protocol");
-	SRunner *sr;
-	int failed;
 
 	suite_add_tcase(s, protocol_tcase());
 	suite_add_tcase(s, auth_tcase());
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

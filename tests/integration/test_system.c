@@ -675,8 +675,6 @@ int main(void)
 {
 	Suite *s = suite_create("system");
 	TCase *tc = tcase_create("system");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup_server, teardown_server);
 	tcase_set_timeout(tc, 30);
@@ -692,10 +690,5 @@ int main(void)
 	tcase_add_test(tc, test_reload_walkthrough_imports);
 	tcase_add_test(tc, test_reload_request);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }
