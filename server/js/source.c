@@ -131,6 +131,17 @@ static int source_field(const struct json_doc *d, int obj, const char *key)
 	return t;
 }
 
+/* A string member; absent or null is "" (the Go zero value).  0 or -1. */
+static int source_str(struct mem *mem, const struct json_doc *d, int obj,
+		      const char *key, char **out)
+{
+	if (js_json_str(mem, d, obj, key, out) < 0)
+		return -1;
+	if (*out == NULL)
+		*out = mem_strdup(mem, "");
+	return *out != NULL ? 0 : -1;
+}
+
 static int source_decode_external(struct mem *mem, const struct json_doc *d,
 				  int obj, struct stream_source *out)
 {
@@ -140,14 +151,10 @@ static int source_decode_external(struct mem *mem, const struct json_doc *d,
 	if (json_type_of(d, t) != JSON_OBJECT)
 		return -1;
 	out->external = true;
-	if (js_json_str(mem, d, t, "api", &out->api_prefix) < 0 ||
-	    js_json_str(mem, d, t, "deliver", &out->deliver_prefix) < 0)
+	if (source_str(mem, d, t, "api", &out->api_prefix) < 0 ||
+	    source_str(mem, d, t, "deliver", &out->deliver_prefix) < 0)
 		return -1;
-	if (out->api_prefix == NULL)
-		out->api_prefix = mem_strdup(mem, "");
-	if (out->deliver_prefix == NULL)
-		out->deliver_prefix = mem_strdup(mem, "");
-	return out->api_prefix && out->deliver_prefix ? 0 : -1;
+	return 0;
 }
 
 /* "subject_transforms": an array of {"src", "dest"} objects (null or
@@ -171,14 +178,8 @@ static int source_decode_transforms(struct mem *mem, const struct json_doc *d,
 		struct source_transform *tr = &out->transforms[i];
 		out->n_transforms++;
 		if (json_type_of(d, e) != JSON_OBJECT ||
-		    js_json_str(mem, d, e, "src", &tr->src) < 0 ||
-		    js_json_str(mem, d, e, "dest", &tr->dest) < 0)
-			return -1;
-		if (tr->src == NULL)
-			tr->src = mem_strdup(mem, "");
-		if (tr->dest == NULL)
-			tr->dest = mem_strdup(mem, "");
-		if (tr->src == NULL || tr->dest == NULL)
+		    source_str(mem, d, e, "src", &tr->src) < 0 ||
+		    source_str(mem, d, e, "dest", &tr->dest) < 0)
 			return -1;
 	}
 	return 0;
